@@ -1,0 +1,74 @@
+# The two commands a new user needs: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_BOOKS ?= 300
+export HOST PORT
+
+.DEFAULT_GOAL := help
+.PHONY: help run dev test lint format requirements clean
+
+help:
+	@echo "make run    - install, migrate, load demo books, serve on http://$(HOST):$(PORT)/"
+	@echo "make test   - install and run the whole test suite"
+	@echo "make dev    - development server with autoreload (DEBUG on)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make requirements - re-pin requirements*.txt from pyproject.toml"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: make PYTHON=/path/to/python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed-run
+
+# A local secret key for `make run`, kept in .env (ignored by git).
+.env:
+	@$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))' > $@
+	@echo "Wrote a new SECRET_KEY to .env"
+
+run: $(VENV)/.installed-run .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_books $(DEMO_BOOKS)
+	@echo ""
+	@echo "  API root:  http://$(HOST):$(PORT)/"
+	@echo "  Books:     http://$(HOST):$(PORT)/books/"
+	@echo "  API docs:  http://$(HOST):$(PORT)/api/docs/   (schema: /api/schema/)"
+	@echo "  Admin:     http://$(HOST):$(PORT)/admin/      (make an admin: $(BIN)/python manage.py createsuperuser)"
+	@echo "  A token:   $(BIN)/python manage.py create_api_user alice --password 'choose-a-long-one'"
+	@echo "             or POST {\"username\": ..., \"password\": ...} to http://$(HOST):$(PORT)/auth/token/"
+	@echo ""
+	exec $(BIN)/gunicorn --config deploy/gunicorn.conf.py bookstore.wsgi
+
+dev: $(VENV)/.installed-dev
+	$(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-pin after editing the ranges in pyproject.toml (needs network access to PyPI).
+requirements: $(VENV)/.installed-dev
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.txt pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --constraint requirements.txt \
+		--output-file requirements-dev.txt pyproject.toml
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""ISBN rules: which spellings we accept and the one canonical form we store."""
+
+from django.core.exceptions import ValidationError
+from stdnum import isbn as stdnum_isbn
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+#: Longest spelling we look at: an ISBN-13 with hyphens is 17 characters; allow some spaces.
+MAX_INPUT_LENGTH = 20
+
+INVALID_ISBN_MESSAGE = "Enter a valid ISBN-10 or ISBN-13 (hyphens and spaces are allowed)."
+
+
+def normalize_isbn(value: str) -> str:
+    """Return the canonical 13-digit form of an ISBN-10 or ISBN-13, check digit verified.
+
+    Hyphens and spaces are ignored: ``0-306-40615-2`` becomes ``9780306406157``.
+    Raises django.core.exceptions.ValidationError for anything else.
+    """
+    if not isinstance(value, str) or len(value) > MAX_INPUT_LENGTH:
+        raise ValidationError(INVALID_ISBN_MESSAGE, code="invalid_isbn")
+    try:
+        # validate() checks length, digits, the 978/979 prefix and the check digit.
+        compact = stdnum_isbn.validate(value.strip(), convert=True)
+    except StdnumValidationError as error:
+        raise ValidationError(INVALID_ISBN_MESSAGE, code="invalid_isbn") from error
+    return str(compact)

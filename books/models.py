@@ -1,0 +1,80 @@
+"""The Book: the seed's five fields plus timestamps, with its rules held by the schema too."""
+
+from typing import Any
+
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.db.models.functions import Length, Trim
+from django.db.models.lookups import Exact, GreaterThan, LessThanOrEqual
+
+from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
+
+TITLE_MAX_LENGTH = 200
+AUTHOR_MAX_LENGTH = 100
+SUMMARY_MAX_LENGTH = 20_000
+ISBN_LENGTH = 13
+
+
+class IsbnField(models.CharField):
+    """Stores an ISBN in its canonical 13-digit form; any valid spelling is accepted on input.
+
+    Model.full_clean() (and so the admin's forms) normalises through to_python().
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", ISBN_LENGTH)
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return value
+        return normalize_isbn(value)
+
+    def formfield(self, **kwargs: Any) -> Any:
+        # Forms take spellings with hyphens and spaces, longer than the stored form.
+        kwargs.setdefault("max_length", MAX_INPUT_LENGTH)
+        return super().formfield(**kwargs)
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    author = models.CharField(max_length=AUTHOR_MAX_LENGTH)
+    publication_date = models.DateField()
+    isbn = IsbnField(unique=True, verbose_name="ISBN")
+    summary = models.TextField(
+        blank=True, default="", validators=[MaxLengthValidator(SUMMARY_MAX_LENGTH)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The database holds these rules too, so no write path can break them.
+            # SQLite does not enforce varchar lengths, hence the explicit length checks.
+            models.CheckConstraint(
+                condition=GreaterThan(Length(Trim("title")), 0), name="book_title_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("title"), TITLE_MAX_LENGTH),
+                name="book_title_max_length",
+            ),
+            models.CheckConstraint(
+                condition=GreaterThan(Length(Trim("author")), 0), name="book_author_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("author"), AUTHOR_MAX_LENGTH),
+                name="book_author_max_length",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("summary"), SUMMARY_MAX_LENGTH),
+                name="book_summary_max_length",
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("isbn"), ISBN_LENGTH), name="book_isbn_13_characters"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.isbn})"

@@ -1,0 +1,231 @@
+"""Keyset (cursor) pagination for the book list.
+
+A page is "the N books after this (sort value, id) position", so the 50,000th page costs
+what the first does, and a client that follows ``next`` sees every book that exists for the
+whole walk exactly once, however many others insert and delete meanwhile. ``id`` breaks
+ties, so the order is total. Cursors are signed: a forged or edited one is a 400.
+"""
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+_SIGNING_SALT = "books.pagination.cursor"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    ordering: str  # e.g. "-created_at"
+    value: Any  # the sort field's value at the position
+    id: int  # the id at the position (tie-breaker)
+    backwards: bool  # True: the page *before* the position; False: the page after it
+
+
+class BookCursorPagination(BasePagination):
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+    ordering_query_param = "ordering"
+    page_size = 20
+    max_page_size = 100
+    #: Sort fields a client may choose, each ascending or descending ("-" prefix).
+    ordering_fields = ("title", "author", "publication_date", "created_at")
+    default_ordering = "-created_at"
+
+    def paginate_queryset(  # type: ignore[override]  # we page querysets only
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        self.base_url = request.build_absolute_uri()
+        size = self._page_size(request)
+        ordering = self._ordering(request)
+        cursor = self._cursor(request, ordering)
+        field = ordering.lstrip("-")
+        self.field = field
+
+        # Scan towards the requested page: descending order read backwards is ascending.
+        backwards = cursor is not None and cursor.backwards
+        scan_descending = ordering.startswith("-") != backwards
+        if scan_descending:
+            queryset = queryset.order_by(f"-{field}", "-id")
+        else:
+            queryset = queryset.order_by(field, "id")
+        if cursor is not None:
+            op = "lt" if scan_descending else "gt"
+            queryset = queryset.filter(
+                Q(**{f"{field}__{op}": cursor.value})
+                | Q(**{field: cursor.value, f"id__{op}": cursor.id})
+            )
+
+        rows = list(queryset[: size + 1])
+        has_more = len(rows) > size
+        rows = rows[:size]
+        if backwards:
+            rows.reverse()
+
+        self.ordering = ordering
+        self.rows = rows
+        self.next_cursor: Cursor | None = None
+        self.previous_cursor: Cursor | None = None
+        self.first_page_is_next = False
+        if rows:
+            if has_more or backwards:
+                self.next_cursor = self._position(rows[-1], backwards=False)
+            if cursor is not None and (has_more or not backwards):
+                self.previous_cursor = self._position(rows[0], backwards=True)
+        elif backwards:
+            # Everything before the position is gone: the way on is the first page.
+            self.first_page_is_next = True
+        elif cursor is not None:
+            self.previous_cursor = Cursor(ordering, cursor.value, cursor.id, backwards=True)
+        return rows
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_next_link(self) -> str | None:
+        if self.first_page_is_next:
+            return str(remove_query_param(self.base_url, self.cursor_query_param))
+        return self._link(self.next_cursor)
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.previous_cursor)
+
+    # --- parsing the query -------------------------------------------------------------
+
+    def _page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError(
+                {self.page_size_query_param: ["Must be a whole number of at least 1."]}
+            )
+        return min(size, self.max_page_size)  # larger values are clamped, as documented
+
+    def _ordering(self, request: Request) -> str:
+        ordering = request.query_params.get(self.ordering_query_param, self.default_ordering)
+        if ordering.lstrip("-") not in self.ordering_fields or ordering.count("-") > 1:
+            choices = ", ".join(self._ordering_choices())
+            raise ValidationError(
+                {self.ordering_query_param: [f"Unknown ordering. Choose one of: {choices}."]}
+            )
+        return ordering
+
+    def _cursor(self, request: Request, ordering: str) -> Cursor | None:
+        token = request.query_params.get(self.cursor_query_param)
+        if token is None:
+            return None
+        invalid = ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+        try:
+            payload = signing.loads(token, salt=_SIGNING_SALT)
+            cursor = Cursor(
+                ordering=str(payload["o"]),
+                value=self._decode_value(ordering.lstrip("-"), payload["v"]),
+                id=int(payload["i"]),
+                backwards=bool(payload["b"]),
+            )
+        except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
+            raise invalid from error
+        if cursor.ordering != ordering:
+            raise ValidationError(
+                {self.cursor_query_param: ["This cursor belongs to another ordering."]}
+            )
+        return cursor
+
+    # --- building cursors ----------------------------------------------------------------
+
+    def _position(self, row: Model, *, backwards: bool) -> Cursor:
+        return Cursor(self.ordering, getattr(row, self.field), int(row.pk), backwards)
+
+    def _link(self, cursor: Cursor | None) -> str | None:
+        if cursor is None:
+            return None
+        payload = {
+            "o": cursor.ordering,
+            "v": self._encode_value(cursor.value),
+            "i": cursor.id,
+            "b": cursor.backwards,
+        }
+        token = signing.dumps(payload, salt=_SIGNING_SALT, compress=True)
+        return str(replace_query_param(self.base_url, self.cursor_query_param, token))
+
+    @staticmethod
+    def _encode_value(value: Any) -> Any:
+        if isinstance(value, datetime.date):  # also datetime
+            return value.isoformat()
+        return value
+
+    @staticmethod
+    def _decode_value(field: str, value: Any) -> Any:
+        if field == "publication_date":
+            return datetime.date.fromisoformat(value)
+        if field == "created_at":
+            return datetime.datetime.fromisoformat(value)
+        if not isinstance(value, str):
+            raise TypeError("cursor value must be a string")
+        return value
+
+    # --- OpenAPI ---------------------------------------------------------------------------
+
+    def _ordering_choices(self) -> list[str]:
+        return [prefix + name for name in self.ordering_fields for prefix in ("", "-")]
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "description": "The next page, or null on the last one."},
+                "previous": {**link, "description": "The previous page, or null."},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Opaque position from a `next` or `previous` link.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    f"Books per page: default {self.page_size}; "
+                    f"values above {self.max_page_size} are clamped to {self.max_page_size}."
+                ),
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": self.ordering_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Sort field, `-` for descending; ties are broken by `id`. "
+                    f"Default `{self.default_ordering}`."
+                ),
+                "schema": {"type": "string", "enum": self._ordering_choices()},
+            },
+        ]

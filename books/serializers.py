@@ -1,0 +1,62 @@
+"""The Book's JSON shape and the input checks every API write gets."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
+from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class IsbnSerializerField(StrictCharField):
+    """Takes any valid ISBN-10/13 spelling; gives back the canonical 13 digits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_INPUT_LENGTH)
+        kwargs.setdefault(
+            "help_text",
+            "ISBN-10 or ISBN-13, hyphens and spaces allowed; returned as 13 digits.",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return normalize_isbn(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
+
+
+class BookSerializer(serializers.ModelSerializer):
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH)
+    author = StrictCharField(max_length=AUTHOR_MAX_LENGTH)
+    isbn = IsbnSerializerField()
+    summary = StrictCharField(
+        max_length=SUMMARY_MAX_LENGTH, allow_blank=True, required=False, default=""
+    )
+
+    class Meta:
+        model = Book
+        fields = [
+            "id",
+            "title",
+            "author",
+            "publication_date",
+            "isbn",
+            "summary",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]

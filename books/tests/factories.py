@@ -1,0 +1,37 @@
+"""factory_boy factories: the one place tests make books."""
+
+import datetime
+import itertools
+
+import factory
+
+from books.demo import demo_isbn
+from books.models import Book
+
+_isbn_numbers = itertools.count(900_000_000)
+
+
+class BookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Book
+
+    title = factory.Faker("sentence", nb_words=4)
+    author = factory.Faker("name")
+    publication_date = factory.Faker(
+        "date_between", start_date=datetime.date(1950, 1, 1), end_date=datetime.date(2024, 1, 1)
+    )
+    isbn = factory.LazyFunction(lambda: demo_isbn(next(_isbn_numbers)))
+    summary = factory.Faker("paragraph")
+
+
+def book_payload(**overrides: object) -> dict[str, object]:
+    """A valid JSON body for POST /books/, with any field overridden."""
+    payload: dict[str, object] = {
+        "title": "The Pragmatic Programmer",
+        "author": "Andrew Hunt",
+        "publication_date": "1999-10-20",
+        "isbn": "0-306-40615-2",
+        "summary": "From journeyman to master.",
+    }
+    payload.update(overrides)
+    return payload

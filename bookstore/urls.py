@@ -1,0 +1,19 @@
+"""URL wiring: the seed's router at the root, auth, admin, health and API docs."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from core.auth_views import ObtainTokenView
+
+urlpatterns = [
+    path("", include("books.urls")),
+    path("", include("core.urls")),
+    path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("admin/", admin.site.urls),
+]
+
+# Errors outside DRF views (unknown URLs, crashes) are JSON too.
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"
