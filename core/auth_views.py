@@ -12,6 +12,8 @@ class ObtainTokenView(ObtainAuthToken):
     """DRF's token view, taking JSON only like the rest of the API."""
 
     parser_classes = (JSONParser,)
+    # Signing in needs no prior credentials; a stale token header must not block it.
+    authentication_classes = ()
 
     @extend_schema(
         request=AuthTokenSerializer,
