@@ -34,6 +34,12 @@ class BookViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> Any:
         return selectors.book_list()
 
+    def filter_queryset(self, queryset: Any) -> Any:
+        # Filters narrow the list only: a book's own URL finds it whatever the query string.
+        if self.action == "list":
+            return super().filter_queryset(queryset)
+        return queryset
+
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.instance = services.book_create(**serializer.validated_data)
 

@@ -1,0 +1,212 @@
+"""The settings module, loaded as production loads it: from the environment alone.
+
+Each test imports ``bookstore.settings`` in a fresh interpreter, with an environment built
+from nothing (so neither this test run's variables, such as the SECRET_KEY that
+bookstore/test_settings.py sets, nor a developer's shell can leak in).
+
+The settings also read ``BASE_DIR / ".env"``, and a developer's real .env (written by
+``make run``) may sit in the project root with a SECRET_KEY in it. It would fill in exactly
+what these tests leave out, so "no SECRET_KEY" could never fail there. Rather than test
+around it, each test runs a copy of the ``bookstore`` package in a temporary directory:
+BASE_DIR is then that directory, whose .env the test controls (none, or one it writes).
+The project root stays on PYTHONPATH, after the copy, for the ``core`` and ``books`` apps.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json
+import django
+from django.conf import settings
+django.setup()
+import bookstore.settings as module
+db = settings.DATABASES["default"]
+cache = settings.CACHES["default"]
+print(json.dumps({
+    "module": module.__file__,
+    "DEBUG": settings.DEBUG,
+    "SECRET_KEY": settings.SECRET_KEY,
+    "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
+    "db": {k: db.get(k) for k in ("ENGINE", "NAME", "USER", "HOST", "PORT", "CONN_MAX_AGE",
+                                  "CONN_HEALTH_CHECKS", "OPTIONS")},
+    "cache": {"BACKEND": cache["BACKEND"], "LOCATION": cache.get("LOCATION")},
+    "REQUEST_BODY_MAX_BYTES": settings.REQUEST_BODY_MAX_BYTES,
+    "DATA_UPLOAD_MAX_MEMORY_SIZE": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+}))
+"""
+
+
+@pytest.fixture
+def base_dir(tmp_path: Path) -> Path:
+    """A copy of the settings package whose BASE_DIR (and so whose .env) is ``tmp_path``."""
+    shutil.copytree(
+        PROJECT_ROOT / "bookstore",
+        tmp_path / "bookstore",
+        ignore=shutil.ignore_patterns("__pycache__", "tests"),
+    )
+    return tmp_path
+
+
+def load_settings(base_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "bookstore.settings",
+        # `python -c` puts the working directory (the copy) first on sys.path.
+        "PYTHONPATH": str(PROJECT_ROOT),
+        **env,
+    }
+    return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", PROBE],
+        cwd=base_dir,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def loaded(base_dir: Path, **env: str) -> dict[str, Any]:
+    result = load_settings(base_dir, **env)
+    assert result.returncode == 0, result.stderr
+    values: dict[str, Any] = json.loads(result.stdout)
+    # The copy was loaded, so its BASE_DIR, not the project root's .env, was read.
+    assert Path(values["module"]).resolve().is_relative_to(base_dir.resolve())
+    return values
+
+
+# --- SECRET_KEY and DEBUG -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"DEBUG": "0"}, {"DEBUG": "false"}, {"DEBUG": "off"}, {"SECRET_KEY": ""}],
+    ids=["debug-unset", "debug-0", "debug-false", "debug-off", "secret-key-empty"],
+)
+def test_settings_refuse_to_load_without_secret_key_when_debug_is_off(
+    base_dir: Path, env: dict[str, str]
+) -> None:
+    result = load_settings(base_dir, **env)
+
+    assert result.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY must be set" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("debug", ["1", "true", "on"])
+def test_settings_load_without_secret_key_when_debug_is_on(base_dir: Path, debug: str) -> None:
+    values = loaded(base_dir, DEBUG=debug)
+
+    assert values["DEBUG"] is True
+    assert values["SECRET_KEY"]  # a development-only key is filled in
+
+
+def test_secret_key_from_the_environment_is_used_and_debug_defaults_off(
+    base_dir: Path,
+) -> None:
+    values = loaded(base_dir, SECRET_KEY="from-the-environment")
+
+    assert values["SECRET_KEY"] == "from-the-environment"
+    assert values["DEBUG"] is False
+
+
+def test_a_dot_env_beside_the_code_fills_in_the_secret_key(base_dir: Path) -> None:
+    (base_dir / ".env").write_text("SECRET_KEY=from-dot-env\n")
+
+    values = loaded(base_dir)
+
+    assert values["SECRET_KEY"] == "from-dot-env"
+    assert values["DEBUG"] is False
+
+
+def test_the_real_environment_wins_over_dot_env(base_dir: Path) -> None:
+    (base_dir / ".env").write_text("SECRET_KEY=from-dot-env\nDEBUG=1\n")
+
+    values = loaded(base_dir, SECRET_KEY="from-the-environment", DEBUG="0")
+
+    assert values["SECRET_KEY"] == "from-the-environment"
+    assert values["DEBUG"] is False
+
+
+def test_allowed_hosts_default_to_local_and_come_from_the_environment(base_dir: Path) -> None:
+    assert loaded(base_dir, SECRET_KEY="k")["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert loaded(base_dir, SECRET_KEY="k", ALLOWED_HOSTS="api.example.com,example.com")[
+        "ALLOWED_HOSTS"
+    ] == ["api.example.com", "example.com"]
+
+
+# --- database -------------------------------------------------------------------------
+
+
+def test_database_url_postgres_selects_the_postgresql_engine(base_dir: Path) -> None:
+    db = loaded(base_dir, SECRET_KEY="k", DATABASE_URL="postgres://u@h:5432/db")["db"]
+
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["NAME"] == "db"
+    assert db["USER"] == "u"
+    assert db["HOST"] == "h"
+    assert int(db["PORT"]) == 5432
+    assert db["CONN_MAX_AGE"] == 60
+    assert db["CONN_HEALTH_CHECKS"] is True
+
+
+def test_conn_max_age_comes_from_the_environment(base_dir: Path) -> None:
+    db = loaded(base_dir, SECRET_KEY="k", DATABASE_URL="postgres://u@h:5432/db", CONN_MAX_AGE="0")[
+        "db"
+    ]
+
+    assert db["CONN_MAX_AGE"] == 0
+
+
+def test_without_database_url_the_database_is_sqlite_beside_the_code(base_dir: Path) -> None:
+    db = loaded(base_dir, SECRET_KEY="k")["db"]
+
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert Path(db["NAME"]).resolve() == (base_dir / "db.sqlite3").resolve()
+    # Several server threads write: take the lock at BEGIN and wait for it.
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert db["OPTIONS"]["timeout"] == 20
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+    assert db["CONN_MAX_AGE"] == 0
+
+
+# --- cache ----------------------------------------------------------------------------
+
+
+def test_redis_url_selects_the_redis_cache(base_dir: Path) -> None:
+    cache = loaded(base_dir, SECRET_KEY="k", REDIS_URL="redis://cache:6379/2")["cache"]
+
+    assert cache == {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://cache:6379/2"}
+
+
+def test_without_redis_url_the_cache_is_local_memory(base_dir: Path) -> None:
+    cache = loaded(base_dir, SECRET_KEY="k")["cache"]
+
+    assert cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+
+
+# --- request body limit ---------------------------------------------------------------
+
+
+def test_request_body_limit_defaults_to_one_mebibyte(base_dir: Path) -> None:
+    values = loaded(base_dir, SECRET_KEY="k")
+
+    assert values["REQUEST_BODY_MAX_BYTES"] == 1024 * 1024
+    assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
+
+
+def test_request_body_limit_comes_from_the_environment(base_dir: Path) -> None:
+    values = loaded(base_dir, SECRET_KEY="k", REQUEST_BODY_MAX_BYTES="4096")
+
+    assert values["REQUEST_BODY_MAX_BYTES"] == 4096
+    assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 4096

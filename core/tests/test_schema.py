@@ -1,0 +1,593 @@
+"""The OpenAPI description: valid, complete, and true to what the API really does."""
+
+import json
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.test import Client
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.validation import validate_schema
+from jsonschema import Draft7Validator
+from rest_framework.test import APIClient
+
+from books.models import Book
+from books.tests.factories import BookFactory, book_payload
+
+JSON = "application/json"
+WRITE_METHODS = ("post", "put", "patch", "delete")
+LIST_QUERY_PARAMETERS = {
+    "cursor",
+    "page_size",
+    "ordering",
+    "author",
+    "isbn",
+    "published_after",
+    "published_before",
+    "search",
+}
+ORDERINGS = {
+    "title",
+    "-title",
+    "author",
+    "-author",
+    "publication_date",
+    "-publication_date",
+    "created_at",
+    "-created_at",
+}
+
+
+@pytest.fixture
+def schema(api_client: APIClient, db: None) -> dict[str, Any]:
+    response = api_client.get("/api/schema/?format=json")
+    assert response.status_code == 200, response.content
+    assert "json" in response["Content-Type"]
+    return dict(json.loads(response.content))
+
+
+def operation(schema: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    return dict(schema["paths"][path][method])
+
+
+def response_ref(op: dict[str, Any], code: str) -> str:
+    assert code in op["responses"], f"{code} is not documented: {sorted(op['responses'])}"
+    return str(op["responses"][code]["content"][JSON]["schema"]["$ref"])
+
+
+def _as_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 schema objects as JSON Schema: `nullable: true` becomes `null` allowed."""
+    if isinstance(node, dict):
+        converted = {key: _as_json_schema(value) for key, value in node.items()}
+        if converted.pop("nullable", False):
+            return {"anyOf": [converted, {"type": "null"}]}
+        return converted
+    if isinstance(node, list):
+        return [_as_json_schema(item) for item in node]
+    return node
+
+
+def assert_matches(schema: dict[str, Any], ref: str, instance: Any) -> None:
+    """``instance`` is valid against the component ``ref`` of the OpenAPI document."""
+    document = {"allOf": [{"$ref": ref}], "components": _as_json_schema(schema["components"])}
+    validator = Draft7Validator(document, format_checker=Draft7Validator.FORMAT_CHECKER)
+    errors = [error.message for error in validator.iter_errors(instance)]
+    assert not errors, f"{instance!r} does not match {ref}: {errors}"
+
+
+# --- a valid OpenAPI 3 document -------------------------------------------------------
+
+
+def test_schema_is_a_valid_openapi_3_document(schema: dict[str, Any]) -> None:
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "Bookstore API"
+    validate_schema(schema)  # raises jsonschema.ValidationError if it is not
+
+
+def test_schema_documents_every_route_of_the_api(schema: dict[str, Any]) -> None:
+    assert set(schema["paths"]) >= {"/books/", "/books/{id}/", "/auth/token/"}
+    assert set(schema["paths"]["/books/"]) == {"get", "post"}
+    assert set(schema["paths"]["/books/{id}/"]) == {"get", "put", "patch", "delete"}
+    assert set(schema["paths"]["/auth/token/"]) == {"post"}
+
+
+def test_spectacular_command_validates_without_warnings(tmp_path: Path) -> None:
+    # What `python manage.py spectacular --validate --fail-on-warn` checks in CI. The
+    # warning counter is process-wide: start from zero so only this generation counts.
+    GENERATOR_STATS.reset()
+    target = tmp_path / "schema.yml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    assert not GENERATOR_STATS, "drf-spectacular emitted warnings or errors"
+    assert target.read_text().startswith("openapi: 3.0.3")
+
+
+# --- the book list: pagination and query parameters -----------------------------------
+
+
+def test_schema_documents_the_pagination_envelope(schema: dict[str, Any]) -> None:
+    ref = response_ref(operation(schema, "/books/", "get"), "200")
+    page = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+    assert set(page["required"]) == {"next", "previous", "results"}
+    assert set(page["properties"]) == {"next", "previous", "results"}
+    for link in ("next", "previous"):
+        assert page["properties"][link]["type"] == "string"
+        assert page["properties"][link]["nullable"] is True
+    assert page["properties"]["results"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Book"},
+    }
+
+
+def test_schema_documents_the_list_query_parameters(schema: dict[str, Any]) -> None:
+    parameters = {
+        p["name"]: p
+        for p in operation(schema, "/books/", "get")["parameters"]
+        if p["in"] == "query"
+    }
+
+    assert set(parameters) == LIST_QUERY_PARAMETERS
+    assert not any(p.get("required") for p in parameters.values())
+    assert parameters["ordering"]["schema"]["type"] == "string"
+    assert len(parameters["ordering"]["schema"]["enum"]) == 8
+    assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS
+    assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1}
+    assert parameters["published_after"]["schema"] == {"type": "string", "format": "date"}
+    assert parameters["published_before"]["schema"] == {"type": "string", "format": "date"}
+    for name in ("cursor", "author", "isbn", "search"):
+        assert parameters[name]["schema"]["type"] == "string"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ordering", sorted(ORDERINGS))
+def test_every_documented_ordering_is_accepted(api_client: APIClient, ordering: str) -> None:
+    BookFactory.create_batch(2)
+
+    response = api_client.get(f"/books/?ordering={ordering}")
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ordering", ["id", "summary", "--title", "title,author", ""])
+def test_an_undocumented_ordering_is_refused(api_client: APIClient, ordering: str) -> None:
+    response = api_client.get(f"/books/?ordering={ordering}")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["ordering"]
+
+
+# --- security: a token scheme, required for writes ------------------------------------
+
+
+def token_scheme_name(schema: dict[str, Any]) -> str:
+    schemes = schema["components"]["securitySchemes"]
+    names = [
+        name
+        for name, scheme in schemes.items()
+        if scheme["type"] == "apiKey"
+        and scheme["in"] == "header"
+        and scheme["name"] == "Authorization"
+    ]
+    assert len(names) == 1, schemes
+    return names[0]
+
+
+def test_schema_documents_the_token_security_scheme(schema: dict[str, Any]) -> None:
+    name = token_scheme_name(schema)
+
+    assert "Token" in schema["components"]["securitySchemes"][name]["description"]
+
+
+def test_schema_requires_credentials_for_every_book_write(schema: dict[str, Any]) -> None:
+    token = token_scheme_name(schema)
+    writes = [
+        (path, method, op)
+        for path, ops in schema["paths"].items()
+        if path.startswith("/books/")
+        for method, op in ops.items()
+        if method in WRITE_METHODS
+    ]
+
+    assert len(writes) == 4
+    for path, method, op in writes:
+        security = op.get("security")
+        assert security, f"{method.upper()} {path} documents no security requirement"
+        assert {} not in security, f"{method.upper()} {path} is documented as anonymous"
+        assert {token: []} in security, f"{method.upper()} {path} does not accept the token"
+
+
+def test_schema_documents_book_reads_as_public(schema: dict[str, Any]) -> None:
+    for path in ("/books/", "/books/{id}/"):
+        assert {} in operation(schema, path, "get")["security"]
+
+
+# --- errors -----------------------------------------------------------------------------
+
+DOCUMENTED_ERRORS = [
+    ("/books/", "post", "400", "ValidationError"),
+    ("/books/", "get", "400", "ValidationError"),
+    ("/books/{id}/", "put", "400", "ValidationError"),
+    ("/books/{id}/", "patch", "400", "ValidationError"),
+    *[("/books/", m, "401", "Error") for m in ("post",)],
+    *[("/books/{id}/", m, "401", "Error") for m in ("put", "patch", "delete")],
+    *[("/books/{id}/", m, "404", "Error") for m in ("get", "put", "patch", "delete")],
+    *[(p, m, c, "Error") for p, m in [("/books/", "post")] for c in ("413", "415")],
+    *[("/books/{id}/", m, c, "Error") for m in ("put", "patch") for c in ("413", "415")],
+    ("/auth/token/", "post", "400", "ValidationError"),
+    ("/auth/token/", "post", "415", "Error"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "code", "component"),
+    DOCUMENTED_ERRORS,
+    ids=[f"{m.upper()} {p} {c}" for p, m, c, _ in DOCUMENTED_ERRORS],
+)
+def test_schema_documents_the_error_response(
+    schema: dict[str, Any], path: str, method: str, code: str, component: str
+) -> None:
+    op = operation(schema, path, method)
+
+    assert response_ref(op, code) == f"#/components/schemas/{component}"
+    assert op["responses"][code]["description"]
+
+
+def test_error_components_describe_drf_error_shapes(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+
+    assert components["Error"]["required"] == ["detail"]
+    assert components["Error"]["properties"] == {"detail": {"type": "string"}}
+    assert components["ValidationError"]["type"] == "object"
+    assert "additionalProperties" in components["ValidationError"]
+
+
+def test_schema_documents_201_with_location_on_create(schema: dict[str, Any]) -> None:
+    created = operation(schema, "/books/", "post")["responses"]["201"]
+
+    assert created["content"][JSON]["schema"] == {"$ref": "#/components/schemas/Book"}
+    assert created["headers"]["Location"]["schema"] == {"type": "string", "format": "uri"}
+
+
+def test_schema_documents_the_token_endpoint(schema: dict[str, Any]) -> None:
+    op = operation(schema, "/auth/token/", "post")
+
+    # JSON only, like the endpoint; no credentials needed to sign in.
+    assert set(op["requestBody"]["content"]) == {JSON}
+    request_ref = op["requestBody"]["content"][JSON]["schema"]["$ref"]
+    request = schema["components"]["schemas"][request_ref.rsplit("/", 1)[1]]
+    assert set(request["required"]) == {"username", "password"}
+    token_ref = response_ref(op, "200")
+    token = schema["components"]["schemas"][token_ref.rsplit("/", 1)[1]]
+    assert token["properties"] == {"token": {"type": "string"}}
+    security = op.get("security")
+    assert security is None or security == [] or {} in security, security
+
+
+# --- the schema against real responses --------------------------------------------------
+
+
+@pytest.fixture
+def book(db: None) -> Book:
+    return BookFactory()  # type: ignore[no-any-return]
+
+
+def _session_client(user: Any) -> APIClient:
+    client = APIClient(enforce_csrf_checks=True, raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+def _bad_token_client() -> APIClient:
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
+    return client
+
+
+Case = Callable[[APIClient, APIClient, Any, Book], Any]
+
+# (operation path, method, status the API gives, how to make it give it)
+REAL_ERRORS: dict[str, tuple[str, str, int, Case]] = {
+    "create-invalid-field": (
+        "/books/",
+        "post",
+        400,
+        lambda anon, auth, user, book: auth.post(
+            "/books/", book_payload(isbn="nope"), format="json"
+        ),
+    ),
+    "create-malformed-json": (
+        "/books/",
+        "post",
+        400,
+        lambda anon, auth, user, book: auth.post("/books/", b"{", content_type=JSON),
+    ),
+    "list-invalid-page-size": (
+        "/books/",
+        "get",
+        400,
+        lambda anon, auth, user, book: anon.get("/books/?page_size=0"),
+    ),
+    "list-bad-token": (
+        "/books/",
+        "get",
+        401,
+        lambda anon, auth, user, book: _bad_token_client().get("/books/"),
+    ),
+    "create-anonymous": (
+        "/books/",
+        "post",
+        401,
+        lambda anon, auth, user, book: anon.post("/books/", book_payload(), format="json"),
+    ),
+    "create-session-without-csrf": (
+        "/books/",
+        "post",
+        403,
+        lambda anon, auth, user, book: _session_client(user).post(
+            "/books/", book_payload(), format="json"
+        ),
+    ),
+    "list-unservable-accept": (
+        "/books/",
+        "get",
+        406,
+        lambda anon, auth, user, book: anon.get("/books/", HTTP_ACCEPT="application/xml"),
+    ),
+    "create-too-large": (
+        "/books/",
+        "post",
+        413,
+        lambda anon, auth, user, book: auth.post(
+            "/books/", b" " * (django_settings.REQUEST_BODY_MAX_BYTES + 1), content_type=JSON
+        ),
+    ),
+    "create-not-json": (
+        "/books/",
+        "post",
+        415,
+        lambda anon, auth, user, book: auth.post("/books/", b"x", content_type="text/plain"),
+    ),
+    "retrieve-missing": (
+        "/books/{id}/",
+        "get",
+        404,
+        lambda anon, auth, user, book: anon.get("/books/999999/"),
+    ),
+    "update-invalid-field": (
+        "/books/{id}/",
+        "put",
+        400,
+        lambda anon, auth, user, book: auth.put(
+            f"/books/{book.pk}/", book_payload(title=""), format="json"
+        ),
+    ),
+    "update-anonymous": (
+        "/books/{id}/",
+        "patch",
+        401,
+        lambda anon, auth, user, book: anon.patch(f"/books/{book.pk}/", {}, format="json"),
+    ),
+    "delete-anonymous": (
+        "/books/{id}/",
+        "delete",
+        401,
+        lambda anon, auth, user, book: anon.delete(f"/books/{book.pk}/"),
+    ),
+    "delete-session-without-csrf": (
+        "/books/{id}/",
+        "delete",
+        403,
+        lambda anon, auth, user, book: _session_client(user).delete(f"/books/{book.pk}/"),
+    ),
+    "update-missing": (
+        "/books/{id}/",
+        "put",
+        404,
+        lambda anon, auth, user, book: auth.put("/books/999999/", book_payload(), format="json"),
+    ),
+    "update-not-json": (
+        "/books/{id}/",
+        "patch",
+        415,
+        lambda anon, auth, user, book: auth.patch(
+            f"/books/{book.pk}/", b"title=x", content_type="application/x-www-form-urlencoded"
+        ),
+    ),
+    "token-wrong-password": (
+        "/auth/token/",
+        "post",
+        400,
+        lambda anon, auth, user, book: anon.post(
+            "/auth/token/", {"username": "writer", "password": "wrong"}, format="json"
+        ),
+    ),
+    "token-not-json": (
+        "/auth/token/",
+        "post",
+        415,
+        lambda anon, auth, user, book: anon.post(
+            "/auth/token/", b"username=writer", content_type="application/x-www-form-urlencoded"
+        ),
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", REAL_ERRORS.values(), ids=REAL_ERRORS.keys())
+def test_real_error_is_documented_with_its_true_shape(
+    schema: dict[str, Any],
+    api_client: APIClient,
+    auth_client: APIClient,
+    user: Any,
+    book: Book,
+    case: tuple[str, str, int, Case],
+) -> None:
+    path, method, status, make = case
+
+    response = make(api_client, auth_client, user, book)
+
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == JSON
+    ref = response_ref(operation(schema, path, method), str(status))
+    assert_matches(schema, ref, json.loads(response.content))
+
+
+@pytest.mark.django_db
+def test_a_retrieve_ignores_the_list_filters_as_the_schema_says(
+    schema: dict[str, Any], api_client: APIClient, book: Book
+) -> None:
+    # Filters narrow the list only: the detail operation documents none, and a book's own
+    # URL finds it whatever the query string says.
+    documented = {p["name"] for p in operation(schema, "/books/{id}/", "get").get("parameters", [])}
+    assert documented.isdisjoint(
+        {"author", "isbn", "published_after", "published_before", "search"}
+    )
+
+    response = api_client.get(f"/books/{book.pk}/?published_after=yesterday&author=nobody")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == book.pk
+
+
+@pytest.mark.django_db
+def test_real_pages_match_the_documented_envelope(
+    schema: dict[str, Any], api_client: APIClient
+) -> None:
+    BookFactory.create_batch(3)
+    ref = response_ref(operation(schema, "/books/", "get"), "200")
+
+    first = api_client.get("/books/?page_size=2").json()
+    last = api_client.get(first["next"]).json()
+
+    assert first["next"] is not None
+    assert last["next"] is None
+    assert last["previous"] is not None
+    for page in (first, last):
+        assert_matches(schema, ref, page)
+
+
+@pytest.mark.django_db
+def test_a_real_create_matches_the_documented_201(
+    schema: dict[str, Any], auth_client: APIClient
+) -> None:
+    documented = operation(schema, "/books/", "post")["responses"]["201"]
+
+    response = auth_client.post("/books/", book_payload(), format="json")
+
+    assert response.status_code == 201
+    assert_matches(schema, documented["content"][JSON]["schema"]["$ref"], response.json())
+    assert set(response.json()) == set(schema["components"]["schemas"]["Book"]["properties"])
+    assert set(documented["headers"]) <= set(response.headers)
+    assert response["Location"].endswith(f"/books/{response.json()['id']}/")
+
+
+@pytest.mark.django_db
+def test_a_real_token_matches_the_documented_200(
+    schema: dict[str, Any], api_client: APIClient, user: Any
+) -> None:
+    response = api_client.post(
+        "/auth/token/", {"username": "writer", "password": "a-long-password-1"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert_matches(
+        schema, response_ref(operation(schema, "/auth/token/", "post"), "200"), response.json()
+    )
+
+
+# --- the docs page: served, and with nothing from a CDN ---------------------------------
+
+
+class _AssetCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        wanted = {"script": "src", "link": "href", "img": "src"}.get(tag)
+        for name, value in attrs:
+            if name == wanted and value:
+                self.urls.append(value)
+
+
+@pytest.fixture
+def static_client(settings: Any, tmp_path: Path) -> Client:
+    """A client whose WhiteNoise serves static files from the app finders.
+
+    Tests run with DEBUG off, so WhiteNoise would otherwise serve only STATIC_ROOT, which
+    exists only after a local collectstatic. An empty STATIC_ROOT proves the files come from
+    the installed apps. WhiteNoise reads these settings when the client builds its middleware.
+    """
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.STATIC_ROOT = tmp_path / "empty-static-root"
+    settings.STATIC_ROOT.mkdir()
+    return Client(raise_request_exception=False)
+
+
+def docs_asset_urls(client: Client) -> list[str]:
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    collector = _AssetCollector()
+    collector.feed(response.content.decode())
+    return collector.urls
+
+
+@pytest.mark.django_db
+def test_docs_page_loads_scripts_and_styles_only_from_local_static(
+    static_client: Client,
+) -> None:
+    urls = docs_asset_urls(static_client)
+
+    assert any(url.endswith(".js") for url in urls)
+    assert any(url.endswith(".css") for url in urls)
+    for url in urls:
+        assert url.startswith("/static/"), url
+        assert "//" not in url, url
+
+
+CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "fonts.googleapis.com")
+
+
+@pytest.mark.django_db
+def test_docs_page_names_no_cdn(static_client: Client) -> None:
+    content = static_client.get("/api/docs/").content.decode()
+
+    for host in CDN_HOSTS:
+        assert host not in content
+
+
+@pytest.mark.django_db
+def test_docs_page_assets_are_served(static_client: Client) -> None:
+    urls = docs_asset_urls(static_client)
+
+    for url in urls:
+        response = static_client.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content)
+        response.close()
+        assert len(body) > 100, url
+        if url.endswith(".js"):
+            assert "javascript" in response["Content-Type"], url
+        if url.endswith(".css"):
+            assert response["Content-Type"].startswith("text/css"), url
+
+
+@pytest.mark.django_db
+def test_docs_page_loads_the_schema_it_points_to(static_client: Client) -> None:
+    content = static_client.get("/api/docs/").content.decode()
+    assert 'url: "/api/schema/"' in content
+
+    # What Swagger UI's fetch() sends.
+    response = static_client.get("/api/schema/", HTTP_ACCEPT="application/json,*/*")
+
+    assert response.status_code == 200
+    assert set(json.loads(response.content)["paths"]) >= {"/books/", "/auth/token/"}
