@@ -27,6 +27,7 @@ class Cursor:
     value: Any  # the sort field's value at the position
     id: int  # the id at the position (tie-breaker)
     backwards: bool  # True: the page *before* the position; False: the page after it
+    inclusive: bool = False  # the position's own row belongs to the page
 
 
 class BookCursorPagination(BasePagination):
@@ -60,7 +61,9 @@ class BookCursorPagination(BasePagination):
             op = "lt" if scan_descending else "gt"
             queryset = queryset.filter(
                 Q(**{f"{field}__{op}": cursor.value})
-                | Q(**{field: cursor.value, f"id__{op}": cursor.id})
+                | Q(
+                    **{field: cursor.value, f"id__{op}{'e' if cursor.inclusive else ''}": cursor.id}
+                )
             )
 
         rows = list(queryset[: size + 1])
@@ -83,7 +86,10 @@ class BookCursorPagination(BasePagination):
             # Everything before the position is gone: the way on is the first page.
             self.first_page_is_next = True
         elif cursor is not None:
-            self.previous_cursor = Cursor(ordering, cursor.value, cursor.id, backwards=True)
+            # Everything after the position is gone: the way back starts at the position itself.
+            self.previous_cursor = Cursor(
+                ordering, cursor.value, cursor.id, backwards=True, inclusive=True
+            )
         return rows
 
     def get_paginated_response(self, data: Any) -> Response:
@@ -140,6 +146,7 @@ class BookCursorPagination(BasePagination):
                 value=self._decode_value(ordering.lstrip("-"), payload["v"]),
                 id=int(payload["i"]),
                 backwards=bool(payload["b"]),
+                inclusive=bool(payload.get("x", False)),
             )
         except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
             raise invalid from error
@@ -163,6 +170,8 @@ class BookCursorPagination(BasePagination):
             "i": cursor.id,
             "b": cursor.backwards,
         }
+        if cursor.inclusive:
+            payload["x"] = True
         token = signing.dumps(payload, salt=_SIGNING_SALT, compress=True)
         return str(replace_query_param(self.base_url, self.cursor_query_param, token))
 
@@ -178,8 +187,8 @@ class BookCursorPagination(BasePagination):
             return datetime.date.fromisoformat(value)
         if field == "created_at":
             return datetime.datetime.fromisoformat(value)
-        if not isinstance(value, str):
-            raise TypeError("cursor value must be a string")
+        if not isinstance(value, str) or "\x00" in value:
+            raise TypeError("cursor value must be a string without NUL characters")
         return value
 
     # --- OpenAPI ---------------------------------------------------------------------------
