@@ -2,19 +2,8 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `postgres` prove PostgreSQL-only behaviour; CI runs them on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="PostgreSQL only: run with DATABASE_URL=postgres://...")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture

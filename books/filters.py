@@ -6,7 +6,10 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
+from books.dates import parse_iso_date
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import Book
 
@@ -31,6 +34,19 @@ class IsbnFilter(django_filters.CharFilter):
     field_class = IsbnFormField
 
 
+class IsoDateFormField(forms.CharField):
+    """A form field for YYYY-MM-DD dates only, as the API writes them."""
+
+    def clean(self, value: Any) -> Any:
+        value = super().clean(value)
+        return parse_iso_date(value) if value else None
+
+
+@extend_schema_field(OpenApiTypes.DATE)
+class IsoDateFilter(django_filters.Filter):
+    field_class = IsoDateFormField
+
+
 class SearchFormField(forms.CharField):
     def clean(self, value: Any) -> Any:
         value = super().clean(value)
@@ -53,12 +69,12 @@ class BookFilter(django_filters.FilterSet):
     isbn = IsbnFilter(
         field_name="isbn", help_text="ISBN-10 or ISBN-13, with or without hyphens or spaces."
     )
-    published_after = django_filters.DateFilter(
+    published_after = IsoDateFilter(
         field_name="publication_date",
         lookup_expr="gte",
         help_text="Published on or after this date (YYYY-MM-DD).",
     )
-    published_before = django_filters.DateFilter(
+    published_before = IsoDateFilter(
         field_name="publication_date",
         lookup_expr="lte",
         help_text="Published on or before this date (YYYY-MM-DD).",

@@ -1,5 +1,7 @@
 """ISBN rules: which spellings we accept and the one canonical form we store."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from stdnum import isbn as stdnum_isbn
 from stdnum.exceptions import ValidationError as StdnumValidationError
@@ -9,6 +11,10 @@ MAX_INPUT_LENGTH = 20
 
 INVALID_ISBN_MESSAGE = "Enter a valid ISBN-10 or ISBN-13 (hyphens and spaces are allowed)."
 
+# ASCII digits, X (the ISBN-10 check digit for 10), hyphens and spaces. python-stdnum alone
+# would also take fullwidth digits and other dashes, which no catalogue means as an ISBN.
+_ISBN_CHARACTERS = re.compile(r"[0-9Xx -]+")
+
 
 def normalize_isbn(value: str) -> str:
     """Return the canonical 13-digit form of an ISBN-10 or ISBN-13, check digit verified.
@@ -16,7 +22,11 @@ def normalize_isbn(value: str) -> str:
     Hyphens and spaces are ignored: ``0-306-40615-2`` becomes ``9780306406157``.
     Raises django.core.exceptions.ValidationError for anything else.
     """
-    if not isinstance(value, str) or len(value) > MAX_INPUT_LENGTH:
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_INPUT_LENGTH
+        or not _ISBN_CHARACTERS.fullmatch(value.strip())
+    ):
         raise ValidationError(INVALID_ISBN_MESSAGE, code="invalid_isbn")
     try:
         # validate() checks length, digits, the 978/979 prefix and the check digit.

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
-from django.db.models.functions import Length, Trim
+from django.db.models.functions import Length
 from django.db.models.lookups import Exact, GreaterThan, LessThanOrEqual
 
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
@@ -13,6 +13,27 @@ TITLE_MAX_LENGTH = 200
 AUTHOR_MAX_LENGTH = 100
 SUMMARY_MAX_LENGTH = 20_000
 ISBN_LENGTH = 13
+
+
+#: Every character str.strip() removes (test_constraints checks the list against Python), so
+#: the database's "not blank" means what the API's does.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+class TrimWhitespace(models.Func):
+    """TRIM of all Unicode whitespace (SQL's plain TRIM removes spaces only)."""
+
+    function = "TRIM"
+    output_field = models.TextField()
+
+    def __init__(self, expression: Any, **extra: Any) -> None:
+        super().__init__(expression, models.Value(WHITESPACE), **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="BTRIM", **extra)
 
 
 class IsbnField(models.CharField):
@@ -38,12 +59,18 @@ class IsbnField(models.CharField):
 
 
 class Book(models.Model):
-    title = models.CharField(max_length=TITLE_MAX_LENGTH)
-    author = models.CharField(max_length=AUTHOR_MAX_LENGTH)
+    title = models.CharField(
+        max_length=TITLE_MAX_LENGTH, validators=[ProhibitNullCharactersValidator()]
+    )
+    author = models.CharField(
+        max_length=AUTHOR_MAX_LENGTH, validators=[ProhibitNullCharactersValidator()]
+    )
     publication_date = models.DateField()
     isbn = IsbnField(unique=True, verbose_name="ISBN")
     summary = models.TextField(
-        blank=True, default="", validators=[MaxLengthValidator(SUMMARY_MAX_LENGTH)]
+        blank=True,
+        default="",
+        validators=[MaxLengthValidator(SUMMARY_MAX_LENGTH), ProhibitNullCharactersValidator()],
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -54,14 +81,16 @@ class Book(models.Model):
             # The database holds these rules too, so no write path can break them.
             # SQLite does not enforce varchar lengths, hence the explicit length checks.
             models.CheckConstraint(
-                condition=GreaterThan(Length(Trim("title")), 0), name="book_title_not_blank"
+                condition=GreaterThan(Length(TrimWhitespace("title")), 0),
+                name="book_title_not_blank",
             ),
             models.CheckConstraint(
                 condition=LessThanOrEqual(Length("title"), TITLE_MAX_LENGTH),
                 name="book_title_max_length",
             ),
             models.CheckConstraint(
-                condition=GreaterThan(Length(Trim("author")), 0), name="book_author_not_blank"
+                condition=GreaterThan(Length(TrimWhitespace("author")), 0),
+                name="book_author_not_blank",
             ),
             models.CheckConstraint(
                 condition=LessThanOrEqual(Length("author"), AUTHOR_MAX_LENGTH),

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from books.dates import parse_iso_date
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
 
@@ -18,6 +19,20 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+class IsoDateField(serializers.DateField):
+    """A date given as a YYYY-MM-DD string, and nothing else."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "ISO 8601 date, YYYY-MM-DD.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        try:
+            return parse_iso_date(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
 
 
 class IsbnSerializerField(StrictCharField):
@@ -42,6 +57,7 @@ class IsbnSerializerField(StrictCharField):
 class BookSerializer(serializers.ModelSerializer):
     title = StrictCharField(max_length=TITLE_MAX_LENGTH)
     author = StrictCharField(max_length=AUTHOR_MAX_LENGTH)
+    publication_date = IsoDateField()
     isbn = IsbnSerializerField()
     summary = StrictCharField(
         max_length=SUMMARY_MAX_LENGTH, allow_blank=True, required=False, default=""

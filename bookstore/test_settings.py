@@ -1,6 +1,8 @@
 """Settings for the test run: the production settings with what only tests need."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "insecure-test-only-key")
 
@@ -14,3 +16,10 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# SQLite's shared in-memory test database fails concurrent writers at once instead of waiting
+# for the lock, so the race tests would test the test setup. Use a file, one per test run.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"bookstore-test-{os.getpid()}.sqlite3")
+    }
