@@ -11,11 +11,14 @@ from bookstore.settings import *
 # Hashing passwords properly is slow on purpose; tests create many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Tests render admin and docs pages without running collectstatic first.
+# Tests render admin and docs pages without running collectstatic first: WhiteNoise serves
+# straight from the apps' static folders.
 STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = None  # type: ignore[assignment]
+WHITENOISE_USE_FINDERS = True
 
 # SQLite's shared in-memory test database fails concurrent writers at once instead of waiting
 # for the lock, so the race tests would test the test setup. Use a file, one per test run.
