@@ -7,10 +7,10 @@ from rest_framework.test import APIClient
 
 from books.models import Book
 from books.tests.factories import BookFactory
+from books.tests.pages import LIST_URL, get_page
 
 pytestmark = pytest.mark.django_db
 
-LIST_URL = "/books/"
 FILTERS = ("author", "isbn", "published_after", "published_before", "search")
 
 
@@ -24,14 +24,6 @@ def make_book(**fields: object) -> Book:
     }
     values.update(fields)
     return BookFactory(**values)
-
-
-def get_page(client: APIClient, url: str, params: dict[str, object] | None = None) -> dict:
-    response = client.get(url, params or {})
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert set(body) == {"next", "previous", "results"}
-    return body
 
 
 def found(client: APIClient, **params: object) -> set[int]:

@@ -8,10 +8,10 @@ from rest_framework.test import APIClient
 
 from books.models import Book
 from books.tests.factories import BookFactory
+from books.tests.pages import LIST_URL, all_ids, get_page, ids, walk_backward, walk_forward
 
 pytestmark = pytest.mark.django_db
 
-LIST_URL = "/books/"
 FIELDS = ("title", "author", "publication_date", "created_at")
 ORDERINGS = [prefix + field for field in FIELDS for prefix in ("", "-")]
 TEXT_FIELDS = ("title", "author")
@@ -51,39 +51,6 @@ def tied_books() -> list[Book]:
     for field in FIELDS:
         assert len({getattr(book, field) for book in books}) <= 6
     return books
-
-
-def get_page(client: APIClient, url: str, params: dict[str, object] | None = None) -> dict:
-    response = client.get(url, params or {})
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert set(body) == {"next", "previous", "results"}
-    return body
-
-
-def walk_forward(client: APIClient, params: dict[str, object]) -> list[dict]:
-    pages = [get_page(client, LIST_URL, params)]
-    while pages[-1]["next"] is not None:
-        assert len(pages) < 500, "the walk does not end"
-        pages.append(get_page(client, pages[-1]["next"]))
-    return pages
-
-
-def walk_backward(client: APIClient, page: dict) -> list[dict]:
-    pages = []
-    while page["previous"] is not None:
-        assert len(pages) < 500, "the walk does not end"
-        page = get_page(client, page["previous"])
-        pages.append(page)
-    return pages
-
-
-def ids(page: dict) -> list[int]:
-    return [book["id"] for book in page["results"]]
-
-
-def all_ids(pages: list[dict]) -> list[int]:
-    return [book_id for page in pages for book_id in ids(page)]
 
 
 def expected_order(books: list[Book], ordering: str) -> list[int]:

@@ -9,47 +9,11 @@ from rest_framework.test import APIClient
 from books.models import Book
 from books.pagination import _SIGNING_SALT
 from books.tests.factories import BookFactory
+from books.tests.pages import LIST_URL, all_ids, get_page, ids, walk_backward, walk_forward
 
 pytestmark = pytest.mark.django_db
 
-LIST_URL = "/books/"
 DEFAULT_ORDER = ("-created_at", "-id")
-
-
-def get_page(client: APIClient, url: str, params: dict[str, object] | None = None) -> dict:
-    response = client.get(url, params or {})
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"next", "previous", "results"}
-    return body
-
-
-def walk_forward(client: APIClient, params: dict[str, object] | None = None) -> list[dict]:
-    """Every page from the first, following `next` until it is null."""
-    pages = [get_page(client, LIST_URL, params)]
-    while pages[-1]["next"] is not None:
-        assert len(pages) < 500, "the walk does not end"
-        pages.append(get_page(client, pages[-1]["next"]))
-    return pages
-
-
-def walk_backward(client: APIClient, page: dict) -> list[dict]:
-    """Every page before `page`, following `previous` until it is null, nearest first."""
-    pages = []
-    while page["previous"] is not None:
-        assert len(pages) < 500, "the walk does not end"
-        page = get_page(client, page["previous"])
-        pages.append(page)
-    return pages
-
-
-def ids(page: dict) -> list[int]:
-    return [book["id"] for book in page["results"]]
-
-
-def all_ids(pages: list[dict]) -> list[int]:
-    return [book_id for page in pages for book_id in ids(page)]
 
 
 def expected_ids(*order: str) -> list[int]:
