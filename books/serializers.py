@@ -1,5 +1,6 @@
 """The Book's JSON shape and the input checks every API write gets."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -8,6 +9,14 @@ from rest_framework import serializers
 from books.dates import parse_iso_date
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
+
+
+def _run_domain_rule(rule: Callable[[Any], Any], value: Any) -> Any:
+    """Apply one of the domain's parsing rules, reporting its error the way DRF does."""
+    try:
+        return rule(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from error
 
 
 class StrictCharField(serializers.CharField):
@@ -29,10 +38,7 @@ class IsoDateField(serializers.DateField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, value: Any) -> Any:
-        try:
-            return parse_iso_date(value)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.messages) from error
+        return _run_domain_rule(parse_iso_date, value)
 
 
 class IsbnSerializerField(StrictCharField):
@@ -47,11 +53,7 @@ class IsbnSerializerField(StrictCharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            return normalize_isbn(value)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.messages) from error
+        return str(_run_domain_rule(normalize_isbn, super().to_internal_value(data)))
 
 
 class BookSerializer(serializers.ModelSerializer):
