@@ -10,6 +10,19 @@ from books.models import Book
 
 _isbn_numbers = itertools.count(900_000_000)
 
+#: One ISBN in its stored form, and every way a client may spell it.
+CANONICAL_ISBN = "9780306406157"
+ISBN_SPELLINGS = [
+    "9780306406157",
+    "978-0-306-40615-7",
+    "978 0 306 40615 7",
+    "0306406152",
+    "0-306-40615-2",
+    "0 306 40615 2",
+    " 978-0306406157 ",
+    "0-30640615-2",
+]
+
 
 class BookFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -12,20 +12,8 @@ from rest_framework.test import APIClient
 from books import services
 from books.models import Book
 from books.services import DUPLICATE_ISBN_MESSAGE
-from books.tests.factories import BookFactory, book_payload
+from books.tests.factories import CANONICAL_ISBN, ISBN_SPELLINGS, BookFactory, book_payload
 
-CANONICAL = "9780306406157"
-#: The same ISBN as CANONICAL, spelled every way the API accepts.
-SPELLINGS = [
-    "9780306406157",
-    "978-0-306-40615-7",
-    "978 0 306 40615 7",
-    "0306406152",
-    "0-306-40615-2",
-    "0 306 40615 2",
-    " 978-0306406157 ",
-    "0-30640615-2",
-]
 OTHER_ISBN = "9780131103627"  # The C Programming Language, 2nd edition
 RACERS = 8
 
@@ -38,9 +26,9 @@ def _assert_duplicate_isbn_error(response) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("spelling", ISBN_SPELLINGS)
 def test_duplicate_isbn_in_any_spelling_is_rejected_on_create(auth_client, spelling):
-    existing = BookFactory(isbn=CANONICAL)
+    existing = BookFactory(isbn=CANONICAL_ISBN)
 
     response = auth_client.post("/books/", book_payload(isbn=spelling), format="json")
 
@@ -49,9 +37,9 @@ def test_duplicate_isbn_in_any_spelling_is_rejected_on_create(auth_client, spell
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("spelling", ISBN_SPELLINGS)
 def test_changing_isbn_to_another_books_isbn_is_rejected_on_put(auth_client, spelling):
-    BookFactory(isbn=CANONICAL)
+    BookFactory(isbn=CANONICAL_ISBN)
     book = BookFactory(isbn=OTHER_ISBN)
     before = Book.objects.values().get(pk=book.pk)
 
@@ -59,13 +47,13 @@ def test_changing_isbn_to_another_books_isbn_is_rejected_on_put(auth_client, spe
 
     _assert_duplicate_isbn_error(response)
     assert Book.objects.values().get(pk=book.pk) == before
-    assert Book.objects.filter(isbn=CANONICAL).count() == 1
+    assert Book.objects.filter(isbn=CANONICAL_ISBN).count() == 1
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("spelling", ISBN_SPELLINGS)
 def test_changing_isbn_to_another_books_isbn_is_rejected_on_patch(auth_client, spelling):
-    BookFactory(isbn=CANONICAL)
+    BookFactory(isbn=CANONICAL_ISBN)
     book = BookFactory(isbn=OTHER_ISBN)
     before = Book.objects.values().get(pk=book.pk)
 
@@ -76,9 +64,9 @@ def test_changing_isbn_to_another_books_isbn_is_rejected_on_patch(auth_client, s
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("spelling", ISBN_SPELLINGS)
 def test_updating_a_book_keeping_its_own_isbn_is_accepted(auth_client, spelling):
-    book = BookFactory(isbn=CANONICAL)
+    book = BookFactory(isbn=CANONICAL_ISBN)
 
     put = auth_client.put(
         f"/books/{book.pk}/", book_payload(isbn=spelling, title="Second Edition"), format="json"
@@ -88,17 +76,17 @@ def test_updating_a_book_keeping_its_own_isbn_is_accepted(auth_client, spelling)
     )
 
     assert put.status_code == 200, put.content
-    assert put.json()["isbn"] == CANONICAL
+    assert put.json()["isbn"] == CANONICAL_ISBN
     assert patch.status_code == 200, patch.content
-    assert patch.json()["isbn"] == CANONICAL
+    assert patch.json()["isbn"] == CANONICAL_ISBN
     book.refresh_from_db()
-    assert (book.isbn, book.title, book.author) == (CANONICAL, "Second Edition", "Dave Thomas")
+    assert (book.isbn, book.title, book.author) == (CANONICAL_ISBN, "Second Edition", "Dave Thomas")
     assert Book.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_duplicate_isbn_is_rejected_by_service_with_isbn_error():
-    BookFactory(isbn=CANONICAL)
+    BookFactory(isbn=CANONICAL_ISBN)
 
     with pytest.raises(ValidationError) as excinfo:
         services.book_create(
@@ -148,7 +136,9 @@ def test_concurrent_posts_of_one_isbn_create_exactly_one_book():
     def post(index: int):  # type: ignore[no-untyped-def]
         client = APIClient(raise_request_exception=False)
         client.credentials(HTTP_AUTHORIZATION=f"Token {tokens[index]}")
-        payload = book_payload(isbn=SPELLINGS[index % len(SPELLINGS)], title=f"Racer {index}")
+        payload = book_payload(
+            isbn=ISBN_SPELLINGS[index % len(ISBN_SPELLINGS)], title=f"Racer {index}"
+        )
         return client.post("/books/", payload, format="json")
 
     responses = _run_together(RACERS, post)
@@ -163,7 +153,7 @@ def test_concurrent_posts_of_one_isbn_create_exactly_one_book():
     (winner,) = [response for response in responses if response.status_code == 201]
     assert Book.objects.count() == 1
     stored = Book.objects.get()
-    assert stored.isbn == CANONICAL
+    assert stored.isbn == CANONICAL_ISBN
     assert (stored.pk, stored.title) == (winner.json()["id"], winner.json()["title"])
 
 
@@ -174,7 +164,7 @@ def test_concurrent_service_creates_lose_through_the_integrity_error_branch():
             title=f"Racer {index}",
             author="Someone",
             publication_date="2001-01-01",
-            isbn=SPELLINGS[index % len(SPELLINGS)],
+            isbn=ISBN_SPELLINGS[index % len(ISBN_SPELLINGS)],
         )
 
     results = _run_together(RACERS, create)
@@ -189,4 +179,4 @@ def test_concurrent_service_creates_lose_through_the_integrity_error_branch():
         # The services leave uniqueness to the database: each loser's insert was refused by
         # the unique index and _validate_and_save turned that IntegrityError into this error.
         assert isinstance(loser.__cause__, IntegrityError), repr(loser.__cause__)
-    assert list(Book.objects.values_list("pk", "isbn")) == [(winners[0].pk, CANONICAL)]
+    assert list(Book.objects.values_list("pk", "isbn")) == [(winners[0].pk, CANONICAL_ISBN)]
