@@ -11,6 +11,15 @@ from books.models import Book
 
 DUPLICATE_ISBN_MESSAGE = "A book with this ISBN already exists."
 
+
+class VersionConflict(Exception):
+    """The caller's copy of the book is not the stored version (a lost update averted)."""
+
+    def __init__(self, current: Book | None) -> None:
+        super().__init__("The book has changed since it was read.")
+        self.current = current
+
+
 #: Fields a caller may set; id and the timestamps are the database's.
 WRITABLE_FIELDS = frozenset({"title", "author", "publication_date", "isbn", "summary"})
 
@@ -37,20 +46,37 @@ def book_create(
 
 
 @transaction.atomic
-def book_update(*, book: Book, **changes: Any) -> Book:
-    """Apply ``changes`` (any of WRITABLE_FIELDS) to ``book``, validate, and store it."""
+def book_update(*, book: Book, expected_version: int | None = None, **changes: Any) -> Book:
+    """Apply ``changes`` (any of WRITABLE_FIELDS) to ``book``, validate, and store it.
+
+    With ``expected_version``, the write happens only if the stored book still has that
+    version; otherwise VersionConflict. The row is locked while it is compared and written,
+    so of two writers holding the same version exactly one wins.
+    """
     unknown = set(changes) - WRITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    current = Book.objects.select_for_update().filter(pk=book.pk).first()
+    if current is None:
+        raise Book.DoesNotExist(f"Book {book.pk} no longer exists.")
+    if expected_version is not None and current.version != expected_version:
+        raise VersionConflict(current)
     for name, value in changes.items():
-        setattr(book, name, value)
-    _validate_and_save(book)
-    return book
+        setattr(current, name, value)
+    current.version += 1
+    _validate_and_save(current)
+    return current
 
 
 @transaction.atomic
-def book_delete(*, book: Book) -> None:
-    book.delete()
+def book_delete(*, book: Book, expected_version: int | None = None) -> None:
+    """Delete ``book``; with ``expected_version``, only if that is still the stored version."""
+    current = Book.objects.select_for_update().filter(pk=book.pk).first()
+    if current is None:
+        return  # already gone: deleting is idempotent
+    if expected_version is not None and current.version != expected_version:
+        raise VersionConflict(current)
+    current.delete()
 
 
 def _validate_and_save(book: Book) -> None:

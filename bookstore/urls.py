@@ -8,6 +8,7 @@ from core.auth_views import ObtainTokenView
 urlpatterns = [
     path("", include("books.urls")),
     path("", include("core.urls")),
+    path("", include("web.urls")),
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
     path("admin/", admin.site.urls),
 ]

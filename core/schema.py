@@ -4,6 +4,8 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import SAFE_METHODS
 
 _DETAIL_ERROR = {
@@ -30,6 +32,7 @@ _DESCRIPTIONS = {
     "404": "No such resource.",
     "406": "None of the media types in `Accept` can be served.",
     "413": "The request body is over the configured limit.",
+    "412": "`If-Match` names a version that is no longer the stored one; nothing was changed.",
     "415": "The request body is not JSON.",
 }
 
@@ -39,6 +42,10 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if self._is_conditional() and self.method == "GET":
+            responses.setdefault(
+                "304", {"description": "Not modified: `If-None-Match` holds the current ETag."}
+            )
         for code in self._error_codes():
             schema = _VALIDATION_ERROR if code == "400" else _DETAIL_ERROR
             name = "ValidationError" if code == "400" else "Error"
@@ -69,4 +76,48 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("404")
         if has_body:
             codes += ["413", "415"]
+        if self._is_conditional() and self.method in ("PUT", "PATCH", "DELETE"):
+            codes.append("412")
         return sorted(codes)
+
+    def _is_conditional(self) -> bool:
+        """A view's single-object operations that honour ETag / If-Match / If-None-Match."""
+        return bool(getattr(self.view, "conditional_requests", False)) and "{" in self.path
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self._is_conditional():
+            if self.method == "GET":
+                parameters += [_IF_NONE_MATCH, _etag_header([200, 304])]
+            elif self.method in ("PUT", "PATCH"):
+                parameters += [_IF_MATCH, _etag_header([200])]
+            elif self.method == "DELETE":
+                parameters.append(_IF_MATCH)
+        return parameters
+
+
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Write only if the stored version still has this ETag (from a GET or an earlier "
+        "write); otherwise 412 and nothing changes. `*` matches any existing version."
+    ),
+)
+_IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Answer 304 with no body when the current ETag is among these.",
+)
+
+
+def _etag_header(codes: list[int]) -> OpenApiParameter:
+    return OpenApiParameter(
+        "ETag",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=codes,
+        description="The stored version of the book (a strong validator).",
+    )

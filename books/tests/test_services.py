@@ -172,7 +172,7 @@ def test_book_create_rejects_duplicate_isbn_in_another_spelling():
 def test_book_update_normalises_isbn_from_any_spelling(spelling):
     book = BookFactory()
 
-    services.book_update(book=book, isbn=spelling)
+    book = services.book_update(book=book, isbn=spelling)
 
     assert book.isbn == CANONICAL
     assert _row(book)["isbn"] == CANONICAL

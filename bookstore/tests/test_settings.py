@@ -198,11 +198,11 @@ def test_without_redis_url_the_cache_is_local_memory(base_dir: Path) -> None:
 # --- request body limit ---------------------------------------------------------------
 
 
-def test_request_body_limit_defaults_to_one_mebibyte(base_dir: Path) -> None:
+def test_request_body_limit_defaults_to_four_mebibytes(base_dir: Path) -> None:
     values = loaded(base_dir, SECRET_KEY="k")
 
-    assert values["REQUEST_BODY_MAX_BYTES"] == 1024 * 1024
-    assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
+    assert values["REQUEST_BODY_MAX_BYTES"] == 4 * 1024 * 1024
+    assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 4 * 1024 * 1024
 
 
 def test_request_body_limit_comes_from_the_environment(base_dir: Path) -> None:
