@@ -45,6 +45,62 @@ def book_create(
     return book
 
 
+class BulkValidationError(Exception):
+    """Some items of a bulk create are invalid; ``errors`` maps item index to field errors."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]) -> None:
+        super().__init__(f"{len(errors)} invalid item(s)")
+        self.errors = errors
+
+
+def book_bulk_create(items: list[dict[str, Any]]) -> list[Book]:
+    """Store all of ``items`` (field dicts) or none of them, in one INSERT.
+
+    Each item gets the single-create rules; ISBNs must be new and distinct within the batch.
+    Raises BulkValidationError listing every invalid item by its index.
+    """
+    books: list[Book] = []
+    errors: dict[int, dict[str, list[str]]] = {}
+    first_index_of: dict[str, int] = {}
+    for index, fields in enumerate(items):
+        unknown = set(fields) - WRITABLE_FIELDS
+        book = Book(**{name: value for name, value in fields.items() if name in WRITABLE_FIELDS})
+        try:
+            if unknown:
+                raise ValidationError({name: "This field cannot be set." for name in unknown})
+            _clean(book)
+        except ValidationError as error:
+            errors[index] = error.message_dict
+            continue
+        if book.isbn in first_index_of:
+            message = f"Same ISBN as item {first_index_of[book.isbn]} of this request."
+            errors[index] = {"isbn": [message]}
+            continue
+        first_index_of[book.isbn] = index
+        books.append(book)
+    if not errors:
+        _reject_existing_isbns(first_index_of, errors)
+    if errors:
+        raise BulkValidationError(dict(sorted(errors.items())))
+    try:
+        with transaction.atomic():
+            return Book.objects.bulk_create(books)
+    except IntegrityError as error:
+        # A concurrent writer took one of the ISBNs after the check: report it the same way.
+        _reject_existing_isbns(first_index_of, errors)
+        if errors:
+            raise BulkValidationError(dict(sorted(errors.items()))) from error
+        raise
+
+
+def _reject_existing_isbns(
+    first_index_of: dict[str, int], errors: dict[int, dict[str, list[str]]]
+) -> None:
+    taken = Book.objects.filter(isbn__in=list(first_index_of)).values_list("isbn", flat=True)
+    for isbn in taken:
+        errors[first_index_of[isbn]] = {"isbn": [DUPLICATE_ISBN_MESSAGE]}
+
+
 @transaction.atomic
 def book_update(*, book: Book, expected_version: int | None = None, **changes: Any) -> Book:
     """Apply ``changes`` (any of WRITABLE_FIELDS) to ``book``, validate, and store it.
@@ -79,14 +135,19 @@ def book_delete(*, book: Book, expected_version: int | None = None) -> None:
     current.delete()
 
 
-def _validate_and_save(book: Book) -> None:
+def _clean(book: Book) -> None:
+    """The field rules of every write: trim text, then lengths, blanks, ISBN normalisation."""
     for name in ("title", "author", "summary"):
         value = getattr(book, name)
         if isinstance(value, str):
             setattr(book, name, value.strip())
-    # Field rules (lengths, blanks, ISBN normalisation) are checked here; uniqueness and the
-    # CHECK constraints are left to the database, which holds them under concurrency too.
+    # Uniqueness and the CHECK constraints are left to the database, which holds them under
+    # concurrency too.
     book.full_clean(validate_unique=False, validate_constraints=False)
+
+
+def _validate_and_save(book: Book) -> None:
+    _clean(book)
     try:
         with transaction.atomic():
             book.save()

@@ -2,17 +2,30 @@
 
 from typing import Any
 
+from django.conf import settings
+from django.http import StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiTypes,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, status, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from books import selectors, services
+from books import exporting, selectors, services
+from books.exporting import FORMATS, MEDIA_TYPES
 from books.filters import BookFilter
 from books.models import Book
 from books.pagination import BookCursorPagination
+from books.renderers import CSVRenderer, JSONLinesRenderer
 from books.serializers import BookSerializer
 from core.conditional import PreconditionFailed, if_match_passes, if_none_match_hits
 
@@ -31,7 +44,27 @@ _LOCATION = OpenApiParameter(
 )
 
 
-@extend_schema_view(create=extend_schema(parameters=[_LOCATION]))
+_ONE_OR_MANY = PolymorphicProxySerializer(
+    component_name="BookOrBooks",
+    serializers=[BookSerializer, BookSerializer(many=True, allow_empty=False)],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        parameters=[_LOCATION],
+        request=_ONE_OR_MANY,
+        responses={201: _ONE_OR_MANY},
+        description=(
+            "Create one book (an object), or up to 1,000 at once (an array of objects). "
+            "A batch is all or nothing: if any item is invalid nothing is stored and the 400 "
+            "maps each invalid item's index to its field errors, e.g. "
+            '`{"3": {"isbn": ["..."]}}`. `Location` is set for a single book only.'
+        ),
+    )
+)
 class BookViewSet(viewsets.ModelViewSet):
     """The book catalogue. Reads are public; writes need a token."""
 
@@ -46,10 +79,76 @@ class BookViewSet(viewsets.ModelViewSet):
         return selectors.book_list()
 
     def filter_queryset(self, queryset: Any) -> Any:
-        # Filters narrow the list only: a book's own URL finds it whatever the query string.
-        if self.action == "list":
+        # Filters narrow the list and the export: a book's own URL finds it whatever the
+        # query string.
+        if self.action in ("list", "export"):
             return super().filter_queryset(queryset)
         return queryset
+
+    @extend_schema(
+        filters=True,
+        parameters=[
+            OpenApiParameter("format", OpenApiTypes.STR, enum=FORMATS, description="Default: csv.")
+        ],
+        responses={
+            (200, MEDIA_TYPES["csv"]): OpenApiTypes.STR,
+            (200, MEDIA_TYPES["jsonl"]): OpenApiTypes.STR,
+        },
+        description=(
+            "The whole catalogue (or the part the filters select), streamed as CSV or JSON "
+            "Lines in id order. Needs a token."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        renderer_classes=[CSVRenderer, JSONLinesRenderer],
+        permission_classes=[IsAuthenticated],
+        pagination_class=None,
+    )
+    def export(self, request: Request) -> StreamingHttpResponse:
+        fmt = request.accepted_renderer.format
+        chunks = exporting.export_chunks(self.filter_queryset(self.get_queryset()), fmt)
+        response = StreamingHttpResponse(chunks, content_type=f"{MEDIA_TYPES[fmt]}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="books.{fmt}"'
+        return response
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        if self.action == "export":
+            fmt = request.query_params.get("format")
+            if fmt is not None and fmt not in FORMATS:
+                raise ValidationError({"format": [f"Choose one of: {', '.join(FORMATS)}."]})
+        return super().perform_content_negotiation(request, force)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # The export's errors are JSON like every other error, not CSV.
+        if self.action == "export":
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if isinstance(request.data, list):
+            return self._bulk_create(request.data)
+        return super().create(request, *args, **kwargs)
+
+    def _bulk_create(self, items: list[Any]) -> Response:
+        """All or nothing: 201 with every new book, or 400 with the errors by item index."""
+        serializer = self.get_serializer(
+            data=items, many=True, allow_empty=False, max_length=settings.BULK_CREATE_MAX_ITEMS
+        )
+        if not serializer.is_valid():
+            errors: Any = serializer.errors
+            if isinstance(errors, list):  # one dict per item, empty for the valid ones
+                errors = {str(index): item for index, item in enumerate(errors) if item}
+            raise ValidationError(errors)
+        try:
+            books = services.book_bulk_create(serializer.validated_data)
+        except services.BulkValidationError as error:
+            raise ValidationError(
+                {str(index): item for index, item in error.errors.items()}
+            ) from error
+        return Response(self.get_serializer(books, many=True).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         book = self.get_object()

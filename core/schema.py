@@ -21,7 +21,11 @@ _VALIDATION_ERROR = {
         "that is not valid JSON) and its value the messages for it."
     ),
     "additionalProperties": {
-        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "description": "A bulk item's field errors, by its index."},
+        ]
     },
 }
 
@@ -66,7 +70,7 @@ class AutoSchema(SpectacularAutoSchema):
         codes = ["406"]
         writes = self.method not in SAFE_METHODS
         has_body = self.method in ("POST", "PUT", "PATCH")
-        if writes or self._is_list_view() or has_body:
+        if writes or self._is_list_view() or has_body or self._get_filter_parameters():
             codes.append("400")
         if self.view.get_authenticators():
             codes.append("401")

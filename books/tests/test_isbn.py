@@ -2,8 +2,15 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum import ean
+from stdnum import isbn as stdnum_isbn
+from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from books.isbn import INVALID_ISBN_MESSAGE, MAX_INPUT_LENGTH, normalize_isbn
+
+_DIGITS = "0123456789"
 
 
 @pytest.mark.parametrize(
@@ -168,3 +175,32 @@ def test_isbn_input_at_the_length_limit_is_accepted():
 )
 def test_isbn_that_is_not_a_string_is_rejected(value):
     _assert_invalid(value)
+
+
+@given(
+    st.one_of(st.sampled_from(["978", "979"]), st.text(alphabet=_DIGITS, min_size=3, max_size=3)),
+    st.text(alphabet=_DIGITS, min_size=10, max_size=10),
+)
+@settings(max_examples=2000)
+def test_fast_path_for_13_digits_agrees_with_stdnum(prefix, rest):
+    """The shortcut for canonical values must give stdnum's verdict on every 13 digits."""
+    digits = prefix + rest
+    try:
+        expected: str | None = str(stdnum_isbn.validate(digits, convert=True))
+    except StdnumValidationError:
+        expected = None
+    try:
+        got: str | None = normalize_isbn(digits)
+    except ValidationError:
+        got = None
+    assert got == expected
+
+
+@given(st.integers(min_value=0, max_value=10**12 - 1))
+@settings(max_examples=2000)
+def test_fast_path_accepts_every_valid_isbn13(body):
+    """Valid 978/979 numbers built from any 9 digits are accepted unchanged."""
+    for prefix in ("978", "979"):
+        twelve = prefix + f"{body % 10**9:09d}"
+        valid = twelve + str(ean.calc_check_digit(twelve))
+        assert normalize_isbn(valid) == valid

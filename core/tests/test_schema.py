@@ -252,7 +252,11 @@ def test_error_components_describe_drf_error_shapes(schema: dict[str, Any]) -> N
 def test_schema_documents_201_with_location_on_create(schema: dict[str, Any]) -> None:
     created = operation(schema, "/books/", "post")["responses"]["201"]
 
-    assert created["content"][JSON]["schema"] == {"$ref": "#/components/schemas/Book"}
+    # One book, or a list of them for a bulk create.
+    assert created["content"][JSON]["schema"] == {"$ref": "#/components/schemas/BookOrBooks"}
+    one_or_many = schema["components"]["schemas"]["BookOrBooks"]["oneOf"]
+    assert {"$ref": "#/components/schemas/Book"} in one_or_many
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/Book"}} in one_or_many
     assert created["headers"]["Location"]["schema"] == {"type": "string", "format": "uri"}
 
 
