@@ -8,13 +8,14 @@ DEMO_BOOKS ?= 300
 export HOST PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test lint format requirements clean
+.PHONY: help run dev test browser lint format requirements bench-import clean
 
 help:
 	@echo "make run    - install, migrate, load demo books, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make dev    - development server with autoreload (DEBUG on)"
 	@echo "make lint   - ruff and mypy"
+	@echo "make bench-import - import rate into PostgreSQL vs plain COPY (BENCH_ARGS=--rows N)"
 	@echo "make requirements - re-pin requirements*.txt from pyproject.toml"
 
 $(BIN)/python:
@@ -52,8 +53,12 @@ dev: $(VENV)/.installed-dev
 	$(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: $(VENV)/.installed-dev
+# The whole suite, browser tests included (they need Chromium: installed here when missing).
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+browser:
+	@scripts/ensure-chromium.sh
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -70,5 +75,9 @@ requirements: $(VENV)/.installed-dev
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --constraint requirements.txt \
 		--output-file requirements-dev.txt pyproject.toml
 
+# Import rate into PostgreSQL against a plain COPY of the same file (docs/import.md).
+bench-import: $(VENV)/.installed-dev
+	$(BIN)/python bench/import_bench.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache test-output
