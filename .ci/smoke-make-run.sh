@@ -42,7 +42,20 @@ id=$(.venv/bin/python -c 'import json; print(json.load(open("/tmp/smoke-body"))[
 expect 200 GET "/books/$id/"
 expect 200 GET "/books/?isbn=978-0-306-40615-7"
 grep -q '"isbn":"9780306406157"' /tmp/smoke-body || fail "isbn filter did not find the book"
-expect 200 PATCH "/books/$id/" "${auth[@]}" "${json[@]}" -d '{"summary":"updated"}'
+etag=$(curl -sSI "$base/books/$id/" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+[ -n "$etag" ] || fail "no ETag on a book"
+expect 304 GET "/books/$id/" -H "If-None-Match: $etag"
+expect 200 PATCH "/books/$id/" "${auth[@]}" "${json[@]}" -H "If-Match: $etag" -d '{"summary":"updated"}'
+expect 412 PATCH "/books/$id/" "${auth[@]}" "${json[@]}" -H "If-Match: $etag" -d '{"summary":"stale"}'
+expect 201 POST /books/ "${auth[@]}" "${json[@]}" \
+    -d '[{"title":"Bulk A","author":"CI","publication_date":"2001-02-03","isbn":"978-0-13-110362-7"},
+         {"title":"Bulk B","author":"CI","publication_date":"2001-02-04","isbn":"0-441-17271-7"}]'
+expect 400 POST /books/ "${auth[@]}" "${json[@]}" \
+    -d '[{"title":"Again","author":"CI","publication_date":"2001-02-03","isbn":"9780131103627"}]'
+expect 200 GET "/books/export/?format=csv&author=ci" "${auth[@]}"
+[ "$(wc -l < /tmp/smoke-body)" = 4 ] || fail "export: expected a header and 3 CI books"
+expect 401 GET "/books/export/"
+expect 200 GET /app/
 expect 400 POST /books/ "${auth[@]}" "${json[@]}" -d '{"title":" ","isbn":"123"}'
 expect 401 POST /books/ "${json[@]}" -d '{}'
 expect 204 DELETE "/books/$id/" "${auth[@]}"
