@@ -47,9 +47,9 @@ class AutoSchema(SpectacularAutoSchema):
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         if self._is_conditional() and self.method == "GET":
-            responses.setdefault(
-                "304", {"description": "Not modified: `If-None-Match` holds the current ETag."}
-            )
+            not_modified = self._get_response_for_code(None, "304")  # with its ETag header
+            not_modified["description"] = "Not modified: `If-None-Match` holds the current ETag."
+            responses.setdefault("304", not_modified)
         for code in self._error_codes():
             schema = _VALIDATION_ERROR if code == "400" else _DETAIL_ERROR
             name = "ValidationError" if code == "400" else "Error"
