@@ -13,6 +13,9 @@ _SPREAD = 387_420_489  # 3**18
 _FIRST_DATE = datetime.date(1945, 1, 1)
 _LAST_DATE = datetime.date(2025, 12, 31)
 _AUTHORS = 2000
+#: Each seed owns its own run of demo ISBNs, so different seeds never share a book.
+SEEDS = range(100)
+BOOKS_PER_SEED = 10_000_000
 
 
 def demo_isbn(number: int) -> str:
@@ -23,6 +26,14 @@ def demo_isbn(number: int) -> str:
 
 def demo_books(count: int, *, seed: int = 0) -> Iterator[dict[str, Any]]:
     """``count`` book field dicts; the same seed always gives the same books."""
+    if seed not in SEEDS:
+        raise ValueError(f"seed must be from {SEEDS.start} to {SEEDS.stop - 1}")
+    if not 0 <= count <= BOOKS_PER_SEED:
+        raise ValueError(f"count must be from 0 to {BOOKS_PER_SEED:,}")
+    return _generate(count, seed)
+
+
+def _generate(count: int, seed: int) -> Iterator[dict[str, Any]]:
     fake = Faker()
     fake.seed_instance(seed)
     rng = fake.random  # the seeded generator behind Faker
@@ -35,6 +46,6 @@ def demo_books(count: int, *, seed: int = 0) -> Iterator[dict[str, Any]]:
             "title": fake.sentence(nb_words=4, variable_nb_words=True).rstrip(".")[:200],
             "author": rng.choice(authors),
             "publication_date": _FIRST_DATE + datetime.timedelta(days=rng.randrange(days + 1)),
-            "isbn": demo_isbn(seed * 10_000_000 + number),
+            "isbn": demo_isbn(seed * BOOKS_PER_SEED + number),
             "summary": fake.paragraph(nb_sentences=3),
         }

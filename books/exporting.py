@@ -49,7 +49,8 @@ def export_chunks(queryset: QuerySet[Book], fmt: str) -> Iterator[str]:
 
 def _csv_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends; with them the writer also quotes a field holding a lone "\r".
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(FIELDS)
     for count, row in enumerate(rows, start=1):
         writer.writerow([_text(value) for value in row])

@@ -138,10 +138,15 @@ class BookViewSet(viewsets.ModelViewSet):
             data=items, many=True, allow_empty=False, max_length=settings.BULK_CREATE_MAX_ITEMS
         )
         if not serializer.is_valid():
-            errors: Any = serializer.errors
-            if isinstance(errors, list):  # one dict per item, empty for the valid ones
-                errors = {str(index): item for index, item in enumerate(errors) if item}
-            raise ValidationError(errors)
+            errors: Any = serializer.errors  # by item index, or non_field_errors for the list
+            raise ValidationError(
+                {
+                    str(key): item if isinstance(item, dict) else {"non_field_errors": item}
+                    for key, item in errors.items()
+                }
+                if all(isinstance(key, int) for key in errors)
+                else errors
+            )
         try:
             books = services.book_bulk_create(serializer.validated_data)
         except services.BulkValidationError as error:

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from books import services
 from books.models import Book
+from books.tests.concurrency import RACERS, run_together
 from books.tests.factories import BookFactory, book_payload
-from books.tests.test_duplicates import RACERS, _run_together
 from core.conditional import PreconditionFailed
 
 WRITE_METHODS = ["put", "patch", "delete"]
@@ -375,7 +375,7 @@ def test_concurrent_patches_with_one_if_match_let_exactly_one_through(token):
             _url(book), {"title": f"Racer {index}"}, format="json", headers={"If-Match": etag}
         )
 
-    responses = _run_together(RACERS, patch)
+    responses = run_together(RACERS, patch)
 
     for response in responses:
         assert not isinstance(response, BaseException), repr(response)
@@ -413,7 +413,7 @@ def test_patches_that_all_passed_the_if_match_check_still_let_exactly_one_throug
             _url(book), {"title": f"Racer {index}"}, format="json", headers={"If-Match": etag}
         )
 
-    responses = _run_together(RACERS, patch)
+    responses = run_together(RACERS, patch)
 
     statuses = sorted(getattr(response, "status_code", response) for response in responses)
     assert statuses == [200] + [412] * (RACERS - 1), responses
@@ -429,7 +429,7 @@ def test_concurrent_service_updates_of_one_version_let_exactly_one_through():
     def update(index: int) -> Book:
         return services.book_update(book=book, expected_version=1, title=f"Racer {index}")
 
-    results = _run_together(RACERS, update)
+    results = run_together(RACERS, update)
 
     winners = [result for result in results if isinstance(result, Book)]
     losers = [result for result in results if not isinstance(result, Book)]

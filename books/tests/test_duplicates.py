@@ -1,21 +1,19 @@
 """One book per ISBN, whatever its spelling, on create, on update and under concurrency."""
 
-import threading
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from books import services
 from books.models import Book
 from books.services import DUPLICATE_ISBN_MESSAGE
+from books.tests.concurrency import RACERS, run_together
 from books.tests.factories import CANONICAL_ISBN, ISBN_SPELLINGS, BookFactory, book_payload
 
 OTHER_ISBN = "9780131103627"  # The C Programming Language, 2nd edition
-RACERS = 8
 
 
 def _assert_duplicate_isbn_error(response) -> None:  # type: ignore[no-untyped-def]
@@ -100,32 +98,6 @@ def test_duplicate_isbn_is_rejected_by_service_with_isbn_error():
 # --- Real races: several threads, each with its own database connection --------------------
 
 
-def _run_together(count: int, work) -> list:  # type: ignore[no-untyped-def]
-    """Run ``work(index)`` in ``count`` threads released at once; return results in order.
-
-    Each result is what ``work`` returned or the exception it raised.
-    """
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except BaseException as error:  # reported to the test, not lost in the thread
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a racer never finished"
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_posts_of_one_isbn_create_exactly_one_book():
     tokens = []
@@ -141,7 +113,7 @@ def test_concurrent_posts_of_one_isbn_create_exactly_one_book():
         )
         return client.post("/books/", payload, format="json")
 
-    responses = _run_together(RACERS, post)
+    responses = run_together(RACERS, post)
 
     for response in responses:
         assert not isinstance(response, BaseException), repr(response)
@@ -167,7 +139,7 @@ def test_concurrent_service_creates_lose_through_the_integrity_error_branch():
             isbn=ISBN_SPELLINGS[index % len(ISBN_SPELLINGS)],
         )
 
-    results = _run_together(RACERS, create)
+    results = run_together(RACERS, create)
 
     winners = [result for result in results if isinstance(result, Book)]
     losers = [result for result in results if not isinstance(result, Book)]

@@ -22,14 +22,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("count", type=int)
-        parser.add_argument("--seed", type=int, default=0, help="Different seeds, different books.")
+        parser.add_argument(
+            "--seed", type=int, default=0, help="0 to 99; different seeds, different books."
+        )
 
     def handle(self, *args: Any, count: int, seed: int, **options: Any) -> None:
         if count < 0:
             raise CommandError("count must be 0 or more.")
+        try:
+            books = demo_books(count, seed=seed)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         started = time.monotonic()
         added = present = 0
-        books = demo_books(count, seed=seed)
         while batch := list(itertools.islice(books, BATCH)):
             isbns = [book["isbn"] for book in batch]
             taken = set(Book.objects.filter(isbn__in=isbns).values_list("isbn", flat=True))
