@@ -1,0 +1,64 @@
+// The store's web app: the header's account controls and the routes to each view.
+
+import { byId, queueFlash, renderFlash } from "./dom.js";
+import {
+  addRoute,
+  appPath,
+  currentPath,
+  navigate,
+  onNavigate,
+  setNotFoundView,
+  signInPath,
+  startRouter,
+} from "./router.js";
+import { getUsername, isSignedIn, onSessionChange, signOut } from "./session.js";
+import { bookView } from "./views/book.js";
+import { bookFormView } from "./views/book-form.js";
+import { catalogueView } from "./views/catalogue.js";
+import { signInView } from "./views/sign-in.js";
+
+const notFoundView = {
+  section: byId("view-not-found"),
+  show(params, { focus }) {
+    document.title = "Page not found – Bookstore";
+    if (focus) byId("not-found-heading").focus();
+  },
+  hide() {},
+};
+
+const signInLink = byId("sign-in-link");
+
+function showAccount() {
+  const signedIn = isSignedIn();
+  byId("add-book-link").hidden = !signedIn;
+  byId("signed-in-as").hidden = !signedIn;
+  byId("sign-out-button").hidden = !signedIn;
+  // On the sign-in page itself the link would lead nowhere new.
+  signInLink.hidden = signedIn || window.location.pathname === appPath("sign-in/");
+  byId("signed-in-name").textContent = getUsername();
+}
+
+// "Sign in" comes back to the page it was clicked on.
+signInLink.addEventListener("click", () => {
+  signInLink.href = signInPath(currentPath());
+});
+
+byId("sign-out-button").addEventListener("click", () => {
+  signOut();
+  queueFlash("You are signed out.", "info");
+  // A form needs a signed-in person; every other page stays and just loses its edit buttons.
+  if (/\/(new|edit)\/$/.test(window.location.pathname)) navigate(appPath());
+  else renderFlash();
+  (signInLink.hidden ? byId("main") : signInLink).focus();
+});
+
+onSessionChange(showAccount);
+onNavigate(showAccount);
+
+addRoute(/^$/, catalogueView);
+addRoute(/^books\/new\/$/, bookFormView);
+addRoute(/^books\/(?<id>\d+)\/$/, bookView);
+addRoute(/^books\/(?<id>\d+)\/edit\/$/, bookFormView);
+addRoute(/^sign-in\/$/, signInView);
+setNotFoundView(notFoundView);
+startRouter();

@@ -1,0 +1,294 @@
+// The catalogue: search (as you type, after a pause), filters and sort order, all kept in the
+// address so a search can be bookmarked and shared; the list grows page by page, following
+// the API's cursor links, as the reader scrolls (or presses "Load more books").
+
+import { listBooks } from "../api.js";
+import { announce, byId, formatDate, setTime } from "../dom.js";
+import { clearFormErrors, showFormErrors } from "../form-errors.js";
+import { appPath, replaceQuery } from "../router.js";
+
+const FILTER_NAMES = ["search", "author", "published_after", "published_before"];
+const DATE_FILTER_NAMES = ["published_after", "published_before"];
+const DEFAULT_ORDERING = "-created_at";
+const PAGE_SIZE = 20;
+/** Typing pauses this long before the search runs: one request per pause, not per key. */
+const TYPING_DELAY_MS = 350;
+/** The next page is fetched when the end of the list is this close to the screen. */
+const SCROLL_AHEAD_PX = 400;
+
+const section = byId("view-catalogue");
+const heading = byId("catalogue-heading");
+const form = byId("catalogue-filters");
+const moreFilters = byId("more-filters");
+const orderingSelect = byId("filter-ordering");
+const searchInput = byId("filter-search");
+const list = byId("book-list");
+const cardTemplate = byId("book-card-template");
+const status = byId("catalogue-status");
+const errorBox = byId("catalogue-error");
+const empty = byId("catalogue-empty");
+const loading = byId("catalogue-loading");
+const loadMoreButton = byId("load-more");
+const listEnd = byId("list-end");
+const sentinel = byId("scroll-sentinel");
+const clearButton = byId("clear-filters");
+
+const ORDERINGS = new Set(Array.from(orderingSelect.options, (option) => option.value));
+
+const state = {
+  query: new URLSearchParams(), // what the list on screen shows
+  shownKey: null, // query.toString(), or null before the first load
+  nextPageUrl: null,
+  count: 0,
+  loading: false,
+  failure: null, // the ApiError of the last load, until a load succeeds
+  controller: null, // aborts the request of a list that is no longer wanted
+  stale: false, // a book was added, changed or deleted since the list was loaded
+  scrollY: 0,
+  lastOpenedId: null,
+  typingTimer: 0,
+};
+
+/** The list's query from any parameters: known names, trimmed, defaults left out. */
+function normalizedQuery(params) {
+  const query = new URLSearchParams();
+  for (const name of FILTER_NAMES) {
+    const value = (params.get(name) || "").trim();
+    if (value) query.set(name, value);
+  }
+  const ordering = params.get("ordering");
+  if (ordering && ordering !== DEFAULT_ORDERING && ORDERINGS.has(ordering)) {
+    query.set("ordering", ordering);
+  }
+  return query;
+}
+
+function queryFromForm() {
+  return normalizedQuery(new URLSearchParams(new FormData(form)));
+}
+
+function fillForm(query) {
+  for (const name of FILTER_NAMES) form.elements.namedItem(name).value = query.get(name) || "";
+  orderingSelect.value = query.get("ordering") || DEFAULT_ORDERING;
+  if (["author", ...DATE_FILTER_NAMES].some((name) => query.has(name))) moreFilters.open = true;
+}
+
+function isFiltered(query) {
+  return FILTER_NAMES.some((name) => query.has(name));
+}
+
+function setDocumentTitle(query) {
+  const search = query.get("search");
+  document.title = search ? `Search: ${search} – Bookstore` : "Catalogue – Bookstore";
+}
+
+function cardFor(book) {
+  const card = cardTemplate.content.firstElementChild.cloneNode(true);
+  const link = card.querySelector(".book-card__link");
+  link.href = appPath(`books/${book.id}/`);
+  link.textContent = book.title;
+  link.dataset.bookId = String(book.id);
+  card.querySelector(".book-card__author").textContent = book.author;
+  setTime(card.querySelector(".book-card__date"), book.publication_date, formatDate);
+  card.querySelector(".book-card__summary").textContent = book.summary;
+  return card;
+}
+
+function statusText() {
+  if (state.count === 0) return "";
+  const books = `${state.count} book${state.count === 1 ? "" : "s"}`;
+  const found = isFiltered(state.query) ? ` found` : "";
+  return state.nextPageUrl ? `${books}${found} so far; more below.` : `${books}${found}.`;
+}
+
+/** Shows what the state says: loading, results, the end, empty, or a failure. */
+function renderState() {
+  const failed = state.failure !== null;
+  const retryable = failed && state.failure.kind !== "invalid";
+  list.setAttribute("aria-busy", String(state.loading));
+  loading.hidden = !state.loading;
+  status.textContent = statusText();
+  loadMoreButton.hidden = state.loading || !(retryable || (state.nextPageUrl && !failed));
+  loadMoreButton.textContent = retryable ? "Try again" : "Load more books";
+  listEnd.hidden = state.loading || failed || state.count === 0 || Boolean(state.nextPageUrl);
+  const isEmpty = !state.loading && !failed && state.count === 0 && state.shownKey !== null;
+  empty.hidden = !isEmpty;
+  clearButton.hidden = !isFiltered(state.query) || isEmpty; // the empty state has its own
+  if (isEmpty) {
+    const filtered = isFiltered(state.query);
+    byId("catalogue-empty-title").textContent = filtered
+      ? "No books match your search."
+      : "The catalogue is empty.";
+    byId("catalogue-empty-text").textContent = filtered
+      ? "Try fewer or different words, or clear the search and filters."
+      : "No books have been added yet.";
+    byId("catalogue-empty-clear").hidden = !filtered;
+  }
+}
+
+function showFailure(error) {
+  if (error.kind === "invalid") {
+    const { firstInvalid } = showFormErrors(form, null, error.fieldErrors);
+    if (firstInvalid && moreFilters.contains(firstInvalid)) moreFilters.open = true;
+    errorBox.textContent = firstInvalid
+      ? "Please check the search and filters."
+      : Object.values(error.fieldErrors).join(" ");
+  } else {
+    errorBox.textContent = `Could not load the books. ${error.message}`;
+  }
+  errorBox.hidden = false;
+}
+
+async function fetchPage(request) {
+  state.controller?.abort();
+  const controller = new AbortController();
+  state.controller = controller;
+  state.loading = true;
+  renderState();
+  let page;
+  try {
+    page = await listBooks({ ...request, signal: controller.signal });
+  } catch (error) {
+    if (controller !== state.controller) return; // a newer list replaced this one
+    state.loading = false;
+    if (error.kind === "aborted") return;
+    state.failure = error;
+    showFailure(error);
+    renderState();
+    announce(errorBox.textContent);
+    return;
+  }
+  if (controller !== state.controller) return;
+  const isNextPage = Boolean(request.pageUrl);
+  state.loading = false;
+  state.failure = null;
+  errorBox.hidden = true;
+  clearFormErrors(form, null);
+  list.append(...page.books.map(cardFor));
+  state.count += page.books.length;
+  state.nextPageUrl = page.nextPageUrl;
+  renderState();
+  if (isNextPage) {
+    announce(`Loaded ${page.books.length} more. ${statusText()}`);
+  } else {
+    announce(state.count === 0 ? byId("catalogue-empty-title").textContent : statusText());
+  }
+  // A tall screen may still show the end of the list: keep filling it.
+  window.requestAnimationFrame(loadMoreIfNearEnd);
+}
+
+/** Replaces the list with the first page of `query`. */
+function load(query) {
+  state.query = query;
+  state.shownKey = query.toString();
+  state.stale = false;
+  state.failure = null;
+  state.count = 0;
+  state.nextPageUrl = null;
+  list.replaceChildren();
+  errorBox.hidden = true;
+  setDocumentTitle(query);
+  const apiQuery = new URLSearchParams(query);
+  apiQuery.set("page_size", String(PAGE_SIZE));
+  fetchPage({ query: apiQuery });
+}
+
+function loadMore() {
+  if (section.hidden || state.loading || state.failure || !state.nextPageUrl) return;
+  fetchPage({ pageUrl: state.nextPageUrl });
+}
+
+function loadMoreIfNearEnd() {
+  if (section.hidden) return;
+  if (sentinel.getBoundingClientRect().top < window.innerHeight + SCROLL_AHEAD_PX) loadMore();
+}
+
+/** Runs the search the form now describes, unless the list already shows it. */
+function applyForm({ force = false } = {}) {
+  window.clearTimeout(state.typingTimer);
+  const query = queryFromForm();
+  if (!force && query.toString() === state.shownKey && !state.failure) return;
+  replaceQuery(query);
+  load(query);
+}
+
+/** Empties the search and filters; the sort order stays. */
+function clearSearchAndFilters() {
+  for (const name of FILTER_NAMES) form.elements.namedItem(name).value = "";
+  applyForm();
+  searchInput.focus();
+}
+
+form.addEventListener("input", (event) => {
+  const control = event.target;
+  if (control.type === "date" || control === orderingSelect) return; // see "change"
+  window.clearTimeout(state.typingTimer);
+  state.typingTimer = window.setTimeout(applyForm, TYPING_DELAY_MS);
+});
+form.addEventListener("change", (event) => {
+  const control = event.target;
+  if (control.type === "date" || control === orderingSelect) applyForm();
+});
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  applyForm({ force: true });
+});
+clearButton.addEventListener("click", clearSearchAndFilters);
+byId("catalogue-empty-clear").addEventListener("click", clearSearchAndFilters);
+
+loadMoreButton.addEventListener("click", () => {
+  if (state.failure && state.count === 0 && !state.nextPageUrl) {
+    load(state.query); // the first page failed: start again
+    return;
+  }
+  state.failure = null;
+  errorBox.hidden = true;
+  loadMore();
+});
+
+list.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-book-id]");
+  if (link) state.lastOpenedId = link.dataset.bookId;
+});
+
+new IntersectionObserver(
+  (entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) loadMore();
+  },
+  { rootMargin: `0px 0px ${SCROLL_AHEAD_PX}px 0px` },
+).observe(sentinel);
+
+/** After a book was added, changed or deleted: the next visit loads the list afresh. */
+export function markCatalogueStale() {
+  state.stale = true;
+}
+
+export const catalogueView = {
+  section,
+
+  show(params, { url, focus, revisit }) {
+    const query = normalizedQuery(url.searchParams);
+    if (query.toString() !== url.searchParams.toString()) replaceQuery(query);
+    const showing = query.toString() === state.shownKey && !state.stale && !state.failure;
+    if (showing && revisit) return; // e.g. "Catalogue" clicked on the catalogue itself
+    if (showing) {
+      // Back from a book: the same list, scrolled where the reader left it.
+      setDocumentTitle(query);
+      window.scrollTo(0, state.scrollY);
+      const opened = state.lastOpenedId
+        ? list.querySelector(`a[data-book-id="${state.lastOpenedId}"]`)
+        : null;
+      if (focus) (opened || heading).focus({ preventScroll: true });
+      return;
+    }
+    fillForm(query);
+    window.scrollTo(0, 0);
+    load(query);
+    if (focus) heading.focus();
+  },
+
+  hide() {
+    window.clearTimeout(state.typingTimer);
+    state.scrollY = window.scrollY;
+  },
+};

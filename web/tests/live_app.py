@@ -1,0 +1,191 @@
+"""The app started as production runs it, for the browser tests.
+
+gunicorn serves ``bookstore.settings`` with DEBUG off and the production static pipeline
+(collectstatic, compressed, content-hashed names), over a fresh SQLite database in a
+temporary directory, whatever database or cache the outer test run uses.
+"""
+
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: Books seeded before the tests: more than two pages of 20, so scrolling loads a second page.
+SEEDED_BOOKS = 45
+USERNAME = "e2e-editor"
+
+#: Test servers bind below the machine's ephemeral range (32768-60999), which client sockets use.
+PORT_RANGE = (20000, 32000)
+COMMAND_TIMEOUT_S = 120
+STARTUP_TIMEOUT_S = 30
+SHUTDOWN_TIMEOUT_S = 10
+SERVER_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class LiveApp:
+    url: str  # e.g. http://127.0.0.1:23456, no trailing slash
+    username: str
+    password: str
+    token: str
+    log_path: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return _tail(self.log_path, lines)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def server_environment(work_dir: Path) -> dict[str, str]:
+    """The outer environment minus its database and cache, plus production settings."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bookstore.settings",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DEBUG": "0",
+            "DATABASE_URL": f"sqlite:///{work_dir / 'e2e.sqlite3'}",
+            # Empty rather than unset: a developer's .env must not bring Redis back in.
+            "REDIS_URL": "",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Honoured once settings read STATIC_ROOT from the environment; until then
+            # collectstatic fills the repository's (git-ignored) staticfiles/ directory.
+            "STATIC_ROOT": str(work_dir / "static"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Runs ``manage.py`` with ``args`` and returns its output; a failure fails the test run."""
+    try:
+        result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"manage.py {' '.join(args)} took over {COMMAND_TIMEOUT_S} s", pytrace=False)
+    if result.returncode != 0:
+        pytest.fail(
+            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr}",
+            pytrace=False,
+        )
+    return result.stdout
+
+
+def free_loopback_port() -> int:
+    for _ in range(100):
+        port = random.randint(*PORT_RANGE)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"No free loopback port in {PORT_RANGE}", pytrace=False)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310 - http://127.0.0.1 only
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Quick shutdown (SIGINT), then SIGKILL to the server's own process group if it lingers."""
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=SHUTDOWN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)  # the group we created for it: its workers
+        server.wait(timeout=SHUTDOWN_TIMEOUT_S)
+
+
+def _start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts gunicorn on a free port and waits for /healthz; retries if the port was taken."""
+    for _ in range(SERVER_ATTEMPTS):
+        port = free_loopback_port()
+        url = f"http://127.0.0.1:{port}"
+        with log_path.open("ab") as log:
+            server = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "4",
+                    "bookstore.wsgi",
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline and server.poll() is None:
+            if _healthy(url):
+                return server, url
+            time.sleep(0.2)
+        _stop(server)
+    pytest.fail(
+        f"gunicorn did not answer /healthz within {STARTUP_TIMEOUT_S} s "
+        f"({SERVER_ATTEMPTS} attempts). Its log:\n{_tail(log_path, 40)}",
+        pytrace=False,
+    )
+
+
+@contextmanager
+def run_live_app(work_dir: Path) -> Iterator[LiveApp]:
+    """Migrates, collects static files, seeds books and a user, and serves them with gunicorn."""
+    env = server_environment(work_dir)
+    password = secrets.token_urlsafe(18)
+    manage(env, "migrate", "--noinput", "--verbosity", "0")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    manage(env, "seed_books", str(SEEDED_BOOKS))
+    token = (
+        manage(env, "create_api_user", USERNAME, "--password", password).strip().splitlines()[-1]
+    )
+    log_path = work_dir / "gunicorn.log"
+    server, url = _start_gunicorn(env, log_path)
+    try:
+        yield LiveApp(url=url, username=USERNAME, password=password, token=token, log_path=log_path)
+    finally:
+        _stop(server)

@@ -1,0 +1,185 @@
+"""The /app/ page itself, without a browser: an HTML shell under a strict Content-Security-
+Policy, nothing inline, every form control labelled, and every asset and module it needs served.
+"""
+
+import json
+import re
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+from posixpath import dirname, normpath
+
+import pytest
+from django.core.management import call_command
+from django.test import Client, override_settings
+
+APP_PATHS = ["/app/", "/app/books/new/", "/app/books/7/", "/app/books/7/edit/", "/app/sign-in/"]
+#: A module's static `import ... from "./x.js";` (the only kind the hashed storage rewrites).
+RELATIVE_IMPORT = re.compile(r"""from\s*["'](\.{1,2}/[^"']+)["']\s*;""")
+FORM_CONTROLS = {"input", "select", "textarea"}
+
+
+class ShellParser(HTMLParser):
+    """Collects what the tests below check in the page's markup."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict[str, str | None]] = []
+        self.script_bodies: list[str] = []
+        self.style_elements = 0
+        self.style_attributes: list[str] = []
+        self.handler_attributes: list[str] = []
+        self.ids: list[str] = []
+        self.label_targets: set[str] = set()
+        self.controls: list[dict[str, str | None]] = []
+        self.references: list[str] = []  # ids named by aria-describedby / aria-labelledby
+        self.asset_urls: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        for name, _ in attrs:
+            if name == "style":
+                self.style_attributes.append(tag)
+            if name.startswith("on"):
+                self.handler_attributes.append(f"{tag} {name}")
+        element_id = attributes.get("id")
+        if element_id:
+            self.ids.append(element_id)
+        for name in ("aria-describedby", "aria-labelledby"):
+            self.references.extend((attributes.get(name) or "").split())
+        if tag == "script":
+            self.scripts.append(attributes)
+            self._in_script = True
+        elif tag == "style":
+            self.style_elements += 1
+        elif tag == "label" and attributes.get("for"):
+            self.label_targets.add(attributes["for"] or "")
+        elif tag in FORM_CONTROLS and attributes.get("type") != "hidden":
+            self.controls.append(attributes)
+        for name in ("src", "href"):
+            value = attributes.get(name) or ""
+            if value.startswith("/static/"):
+                self.asset_urls.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.script_bodies.append(data)
+
+
+@pytest.fixture
+def shell(client: Client) -> ShellParser:
+    response = client.get("/app/")
+    assert response.status_code == 200
+    parser = ShellParser()
+    parser.feed(response.content.decode())
+    return parser
+
+
+def served(client: Client, url: str) -> bytes:
+    response = client.get(url)
+    assert response.status_code == 200, f"{url} answered {response.status_code}"
+    return b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", APP_PATHS)
+def test_every_page_of_the_app_is_the_html_shell(client: Client, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert b'<main id="main"' in response.content
+
+
+def test_unknown_app_addresses_are_not_found(client: Client) -> None:
+    assert client.get("/app/books/not-a-number/").status_code == 404
+    assert client.get("/app/elsewhere/").status_code == 404
+
+
+def test_the_page_only_answers_reads(client: Client) -> None:
+    assert client.post("/app/").status_code == 405
+
+
+def test_the_page_is_served_with_a_strict_content_security_policy(client: Client) -> None:
+    policy = client.get("/app/")["Content-Security-Policy"]
+
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
+
+
+def test_scripts_are_external_modules_and_nothing_is_inline(shell: ShellParser) -> None:
+    assert shell.scripts, "the page loads no script"
+    for script in shell.scripts:
+        assert script.get("type") == "module"
+        assert (script.get("src") or "").startswith("/static/web/")
+    assert shell.script_bodies == []
+    assert shell.style_elements == 0
+    assert shell.style_attributes == []
+    assert shell.handler_attributes == []
+
+
+def test_ids_are_unique_and_every_aria_reference_exists(shell: ShellParser) -> None:
+    duplicates = [name for name, count in Counter(shell.ids).items() if count > 1]
+    assert duplicates == []
+    assert set(shell.references) - set(shell.ids) == set()
+
+
+def test_every_form_control_has_a_label(shell: ShellParser) -> None:
+    assert len(shell.controls) >= 10
+    for control in shell.controls:
+        labelled = control.get("id") in shell.label_targets or control.get("aria-label")
+        assert labelled, f"unlabelled control: {control}"
+
+
+def test_every_asset_and_every_module_it_imports_is_served(
+    client: Client, shell: ShellParser
+) -> None:
+    pending = list(shell.asset_urls)
+    assert {url.rsplit(".", 1)[-1] for url in pending} == {"js", "css", "svg"}
+    seen: set[str] = set()
+    while pending:
+        url = pending.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        body = served(client, url)
+        if url.endswith(".js"):
+            for specifier in RELATIVE_IMPORT.findall(body.decode()):
+                pending.append(normpath(f"{dirname(url)}/{specifier}"))
+    assert len([url for url in seen if url.endswith(".js")]) >= 8
+
+
+def test_collectstatic_gives_modules_and_their_imports_hashed_names(tmp_path: Path) -> None:
+    """The production storage rewrites `import ... from "./x.js";` to the hashed file names,
+    so every module is cache-busted; a module graph it cannot rewrite fails here first."""
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "core.storage.StaticFilesStorage"},
+    }
+    with override_settings(STATIC_ROOT=tmp_path, STORAGES=storages):
+        call_command(
+            "collectstatic",
+            interactive=False,
+            verbosity=0,
+            ignore_patterns=["admin", "rest_framework", "drf_spectacular_sidecar"],
+        )
+
+    paths = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    modules = {name: hashed for name, hashed in paths.items() if name.startswith("web/")}
+    assert re.fullmatch(r"web/app\.[0-9a-f]{12}\.js", modules["web/app.js"])
+    assert (tmp_path / f"{modules['web/app.js']}.gz").exists()
+    hashed_names = set(modules.values())
+    for name, hashed in modules.items():
+        if not name.endswith(".js"):
+            continue
+        for specifier in RELATIVE_IMPORT.findall((tmp_path / hashed).read_text()):
+            target = normpath(f"{dirname(hashed)}/{specifier}")
+            assert target in hashed_names, f"{hashed} imports {specifier}, not a hashed name"
