@@ -43,12 +43,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "django_prometheus",
     "core",
     "books",
     "web",
 ]
 
+# The request id first, so every line logged below it carries the id (a 413 included) and its
+# access line times the whole stack; then the Prometheus pair around everything else.
 MIDDLEWARE = [
+    "core.request_id.RequestIdMiddleware",
+    "core.metrics.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -59,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.metrics.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "bookstore.urls"
@@ -105,7 +111,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "core.cache_backends.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "bookstore",
             "OPTIONS": {
@@ -116,7 +122,7 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "core.cache_backends.LocMemCache"}}
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -134,7 +140,7 @@ USE_TZ = True
 
 # --- Static files (admin, browsable API, Swagger UI), served by WhiteNoise -----------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "core.storage.StaticFilesStorage"},
@@ -201,15 +207,34 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- Logging --------------------------------------------------------------------------
+# --- Logging and metrics --------------------------------------------------------------
+# Every line, Django's and gunicorn's included, goes through core.logging: one JSON object per
+# line (LOG_FORMAT=json, the default with DEBUG off) or readable text (console, with DEBUG on).
+# Lines written while a request is served carry its request_id (core.request_id).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("console" if DEBUG else "json")
+LOGGING_CONFIG = "core.logging.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "structured": {"()": "core.logging.build_formatter", "log_format": LOG_FORMAT},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers (plain text with DEBUG on) would write its lines a second time.
+        "django": {"handlers": [], "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
+
+# A request or a database statement slower than this (milliseconds) is logged as
+# slow_request / slow_query, with its timing.
+SLOW_REQUEST_MS = env.float("SLOW_REQUEST_MS", default=500)
+SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=100)
+
+# /metrics (Prometheus) answers only to these addresses or networks (the direct peer, not
+# X-Forwarded-For), or to anyone sending `Authorization: Bearer <METRICS_TOKEN>` when it is set.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

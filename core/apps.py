@@ -2,6 +2,12 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """Cross-cutting HTTP concerns: error shapes, body limits, health checks, schema."""
+    """Cross-cutting HTTP concerns: error shapes, body limits, health checks, observability."""
 
     name = "core"
+
+    def ready(self) -> None:
+        # Database metrics and slow-query logging on every connection Django opens.
+        from core import db_instrumentation
+
+        db_instrumentation.install()

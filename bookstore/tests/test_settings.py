@@ -186,13 +186,16 @@ def test_without_database_url_the_database_is_sqlite_beside_the_code(base_dir: P
 def test_redis_url_selects_the_redis_cache(base_dir: Path) -> None:
     cache = loaded(base_dir, SECRET_KEY="k", REDIS_URL="redis://cache:6379/2")["cache"]
 
-    assert cache == {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://cache:6379/2"}
+    assert cache == {
+        "BACKEND": "core.cache_backends.RedisCache",
+        "LOCATION": "redis://cache:6379/2",
+    }
 
 
 def test_without_redis_url_the_cache_is_local_memory(base_dir: Path) -> None:
     cache = loaded(base_dir, SECRET_KEY="k")["cache"]
 
-    assert cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert cache["BACKEND"] == "core.cache_backends.LocMemCache"
 
 
 # --- request body limit ---------------------------------------------------------------

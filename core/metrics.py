@@ -1,0 +1,127 @@
+"""Prometheus metrics: the request middleware and the protected /metrics page.
+
+The middleware is django-prometheus's, extended at its documented seam (a Metrics subclass and
+`label_metric`) so that the request latency histogram carries the response status as well as
+the view and method. Database metrics come from core.db_instrumentation, cache metrics from
+core.cache_backends.
+
+/metrics answers only to addresses in METRICS_ALLOWED_IPS, or to anyone sending
+`Authorization: Bearer <METRICS_TOKEN>`; everyone else gets a 403. Under gunicorn with several
+workers (PROMETHEUS_MULTIPROC_DIR set, see deploy/gunicorn.conf.py) the page adds up the
+metrics of every worker, including those that have since exited.
+"""
+
+import functools
+import hmac
+import ipaddress
+import os
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_prometheus import middleware
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_HISTOGRAM = "django_http_requests_latency_seconds_by_view_method"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RequestMetrics(middleware.Metrics):
+    """django-prometheus's request metrics, with a `status` label on the latency histogram."""
+
+    def register_metric(
+        self,
+        metric_cls: type[Any],
+        name: str,
+        documentation: str,
+        labelnames: Any = (),
+        **kwargs: Any,
+    ) -> Any:
+        if name == LATENCY_HISTOGRAM:
+            labelnames = (*labelnames, "status")
+        return super().register_metric(metric_cls, name, documentation, labelnames, **kwargs)
+
+
+class PrometheusBeforeMiddleware(middleware.PrometheusBeforeMiddleware):
+    """Goes near the top of MIDDLEWARE. Shares RequestMetrics with the After middleware."""
+
+    metrics_cls = RequestMetrics
+
+
+class PrometheusAfterMiddleware(middleware.PrometheusAfterMiddleware):
+    """Goes last in MIDDLEWARE: counts requests and times them by view, method and status."""
+
+    metrics_cls = RequestMetrics
+
+    def label_metric(
+        self, metric: Any, request: HttpRequest, response: Any = None, **labels: Any
+    ) -> Any:
+        if metric is self.metrics.requests_latency_by_view_method:
+            labels["status"] = str(response.status_code) if response is not None else "unknown"
+        return super().label_metric(metric, request, response, **labels)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        # django-prometheus would time the request here and again in process_response, once
+        # Django has turned the exception into an error response; count it, time it there.
+        view = self._get_view_name(request)
+        self.metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
+        self.metrics.exceptions_by_view.labels(view=view).inc()
+
+
+@functools.cache
+def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(
+        ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()
+    )
+
+
+def _address_allowed(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 from a dual-stack socket is 127.0.0.1
+    return any(ip in network for network in _networks(tuple(settings.METRICS_ALLOWED_IPS)))
+
+
+def _token_matches(request: HttpRequest) -> bool:
+    token: str = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def scrape_allowed(request: HttpRequest) -> bool:
+    """From an allowed address (the direct peer, never X-Forwarded-For) or with the token."""
+    return _address_allowed(request.META.get("REMOTE_ADDR", "")) or _token_matches(request)
+
+
+def export_metrics(request: HttpRequest) -> HttpResponse:
+    """The Prometheus exposition of this process (of every worker, in multiprocess mode)."""
+    if not scrape_allowed(request):
+        return JsonResponse(
+            {
+                "detail": "Metrics are served only to addresses in METRICS_ALLOWED_IPS "
+                "or with `Authorization: Bearer <METRICS_TOKEN>`."
+            },
+            status=403,
+        )
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's metrics, or, under gunicorn, every worker's from their shared directory.
+
+    An empty PROMETHEUS_MULTIPROC_DIR (a `KEY=` line in .env) means single-process, as it does
+    to prometheus_client itself when it chooses where to count.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    return registry
