@@ -2,8 +2,24 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+
+def _forget_cached_state() -> None:
+    """Drop our cache keys (throttle counters, cached reads) but nobody else's."""
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:  # django-redis: only keys under our prefix
+        delete_pattern("*")
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with empty throttle counters, as if it were the first client."""
+    _forget_cached_state()
 
 
 @pytest.fixture
