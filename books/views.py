@@ -28,6 +28,7 @@ from books.pagination import BookCursorPagination
 from books.renderers import CSVRenderer, JSONLinesRenderer
 from books.serializers import BookSerializer
 from core.conditional import PreconditionFailed, if_match_passes, if_none_match_hits
+from core.idempotency import idempotent
 
 
 def book_etag(book: Book) -> str:
@@ -127,6 +128,7 @@ class BookViewSet(viewsets.ModelViewSet):
             self.request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)
 
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if isinstance(request.data, list):
             return self._bulk_create(request.data)

@@ -8,6 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import SAFE_METHODS
 
+from core.idempotency import honours_idempotency_key
+
 _DETAIL_ERROR = {
     "type": "object",
     "description": "An error with a human-readable message.",
@@ -38,6 +40,7 @@ _DESCRIPTIONS = {
     "413": "The request body is over the configured limit.",
     "412": "`If-Match` names a version that is no longer the stored one; nothing was changed.",
     "415": "The request body is not JSON.",
+    "422": "The `Idempotency-Key` was already used for a different request; nothing was done.",
 }
 
 
@@ -80,6 +83,8 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("404")
         if has_body:
             codes += ["413", "415"]
+        if honours_idempotency_key(self.view, self.method):
+            codes.append("422")
         if self._is_conditional() and self.method in ("PUT", "PATCH", "DELETE"):
             codes.append("412")
         return sorted(codes)
