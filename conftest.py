@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 
@@ -35,7 +35,9 @@ def user(db: None):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def token(user) -> str:  # type: ignore[no-untyped-def]
-    return Token.objects.create(user=user).key
+    """A key for `user`, issued as sign-in issues one (stored as a digest, with an expiry)."""
+    _, key = AuthToken.objects.create(user=user)
+    return key
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ One module serves every environment; only the test run overrides a few values
 SECRET_KEY must be given whenever it is.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -38,7 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -135,6 +136,16 @@ else:
     CACHES = {"default": {"BACKEND": "core.cache_backends.LocMemCache"}}
 
 # --- Auth -----------------------------------------------------------------------------
+# Argon2 for new passwords; the others only verify older hashes, which are re-hashed with
+# Argon2 the next time their user signs in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -185,7 +196,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- CORS: browsers on other origins, by allowlist only --------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_EXPOSE_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
 CORS_ALLOW_HEADERS = (
     "accept",
     "authorization",
@@ -213,6 +224,11 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# --- Safe retries -----------------------------------------------------------------------
+# A POST with an Idempotency-Key is replayed to its retries for this many hours (the API
+# promises at least 24); `manage.py purge_idempotency_keys` deletes older records.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+
 # --- Bulk writes ----------------------------------------------------------------------
 # POST /books/ with a JSON array creates up to this many books in one transaction.
 BULK_CREATE_MAX_ITEMS = env.int("BULK_CREATE_MAX_ITEMS", default=1000)
@@ -221,7 +237,7 @@ BULK_CREATE_MAX_ITEMS = env.int("BULK_CREATE_MAX_ITEMS", default=1000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns an anonymous write into a 401.
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -248,6 +264,24 @@ REST_FRAMEWORK = {
     },
     # Proxies in front of the app, so throttles count the client's X-Forwarded-For address.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+}
+
+# API tokens (django-rest-knox): only a SHA-512 digest of each key is stored, so a key is shown
+# once, when it is issued (POST /auth/token/, manage.py create_api_user). A token lives
+# TOKEN_TTL_HOURS from issue, used or not (0: until revoked); POST /auth/logout/ revokes it,
+# /auth/logout-all/ every token of its user.
+_token_ttl_hours = env.int("TOKEN_TTL_HOURS", default=30 * 24)
+if _token_ttl_hours < 0:
+    raise ImproperlyConfigured("TOKEN_TTL_HOURS must be 0 (no expiry) or a number of hours.")
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_TTL": timedelta(hours=_token_ttl_hours) if _token_ttl_hours else None,
+    # A fixed lifetime: using a token does not extend it, so a leaked one still dies on
+    # schedule, and no request has to write a new expiry.
+    "AUTO_REFRESH": False,
+    # Live tokens per user; issuing one more revokes that user's oldest (core.tokens) rather
+    # than refusing a sign-in, so forgotten tokens do not pile up. 0: no limit.
+    "TOKEN_LIMIT_PER_USER": env.int("TOKEN_LIMIT_PER_USER", default=25) or None,
 }
 
 SPECTACULAR_SETTINGS = {

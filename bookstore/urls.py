@@ -3,13 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core.auth_views import ObtainTokenView
+from core.auth_views import ObtainTokenView, RevokeAllTokensView, RevokeTokenView
 
 urlpatterns = [
     path("", include("books.urls")),
     path("", include("core.urls")),
     path("", include("web.urls")),
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("auth/logout/", RevokeTokenView.as_view(), name="auth-logout"),
+    path("auth/logout-all/", RevokeAllTokensView.as_view(), name="auth-logout-all"),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,11 +1,15 @@
 """The management commands: seed_books and create_api_user."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
+from django.test import override_settings
+from django.utils import timezone
+from knox.crypto import hash_token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 from stdnum import isbn as stdnum_isbn
 
@@ -110,7 +114,8 @@ def _token_client(token: str) -> APIClient:
 def test_create_api_user_prints_a_token_that_can_create_a_book():
     token = _run("create_api_user", "alice").strip()
 
-    assert Token.objects.get(user__username="alice").key == token
+    stored = AuthToken.objects.get(user__username="alice")
+    assert stored.digest == hash_token(token)
     response = _token_client(token).post("/books/", book_payload(), format="json")
     assert response.status_code == 201, response.content
     assert Book.objects.get().isbn == "9780306406157"
@@ -120,20 +125,65 @@ def test_made_up_token_cannot_create_a_book():
     """The control for the test above: the API does refuse a token it did not issue."""
     _run("create_api_user", "alice")
 
-    response = _token_client("0" * 40).post("/books/", book_payload(), format="json")
+    response = _token_client("0" * 64).post("/books/", book_payload(), format="json")
 
     assert response.status_code == 401
     assert Book.objects.count() == 0
 
 
-def test_create_api_user_run_again_prints_the_same_token():
+def test_create_api_user_run_again_prints_a_new_token_and_the_first_keeps_working():
     first = _run("create_api_user", "alice").strip()
 
     second = _run("create_api_user", "alice").strip()
 
-    assert second == first
+    assert second != first
     assert get_user_model().objects.filter(username="alice").count() == 1
-    assert Token.objects.filter(user__username="alice").count() == 1
+    assert AuthToken.objects.filter(user__username="alice").count() == 2
+    for token in (first, second):
+        response = _token_client(token).post("/books/", book_payload(), format="json")
+        assert response.status_code == 201, response.content
+        Book.objects.all().delete()
+
+
+def test_create_api_user_revoke_others_leaves_only_the_new_token_working():
+    first = _run("create_api_user", "alice").strip()
+
+    second = _run("create_api_user", "alice", "--revoke-others").strip()
+
+    assert _token_client(first).post("/books/", book_payload(), format="json").status_code == 401
+    assert _token_client(second).post("/books/", book_payload(), format="json").status_code == 201
+    assert AuthToken.objects.filter(user__username="alice").count() == 1
+
+
+@override_settings(REST_KNOX={"TOKEN_TTL": timedelta(hours=5)})
+def test_create_api_user_token_expires_after_the_configured_ttl():
+    before = timezone.now()
+
+    _run("create_api_user", "alice")
+
+    expiry = AuthToken.objects.get(user__username="alice").expiry
+    assert before + timedelta(hours=5) <= expiry <= timezone.now() + timedelta(hours=5)
+
+
+@pytest.mark.parametrize(("hours", "lifetime"), [("0", None), ("2", timedelta(hours=2))])
+def test_create_api_user_ttl_hours_sets_the_tokens_lifetime(hours, lifetime):
+    before = timezone.now()
+
+    _run("create_api_user", "alice", "--ttl-hours", hours)
+
+    expiry = AuthToken.objects.get(user__username="alice").expiry
+    if lifetime is None:
+        assert expiry is None
+    else:
+        assert before + lifetime <= expiry <= timezone.now() + lifetime
+
+
+def test_create_api_user_refuses_a_negative_ttl():
+    with pytest.raises(CommandError, match="--ttl-hours"):
+        _run("create_api_user", "alice", "--ttl-hours", "-1")
+
+    assert not get_user_model().objects.filter(username="alice").exists()
+    assert AuthToken.objects.count() == 0
 
 
 def test_create_api_user_without_password_cannot_sign_in(api_client):
@@ -146,15 +196,20 @@ def test_create_api_user_without_password_cannot_sign_in(api_client):
     assert response.status_code == 400
 
 
-def test_create_api_user_with_password_can_get_the_same_token_from_auth_endpoint(api_client):
-    token = _run("create_api_user", "alice", "--password", PASSWORD).strip()
+def test_create_api_user_with_password_can_sign_in_for_another_working_token(api_client):
+    printed = _run("create_api_user", "alice", "--password", PASSWORD).strip()
 
     response = api_client.post(
         "/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
     )
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"token": token}
+    signed_in = response.json()["token"]
+    assert signed_in != printed
+    for token in (printed, signed_in):
+        created = _token_client(token).post("/books/", book_payload(), format="json")
+        assert created.status_code == 201, created.content
+        Book.objects.all().delete()
 
 
 def test_auth_endpoint_refuses_a_wrong_password(api_client):
@@ -184,7 +239,7 @@ def test_create_api_user_refuses_a_weak_password(password, reason):
 
     assert reason in str(excinfo.value)
     assert not get_user_model().objects.filter(username="alice").exists()
-    assert Token.objects.count() == 0
+    assert AuthToken.objects.count() == 0
 
 
 def test_create_api_user_refuses_a_blank_username():

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from books import services
@@ -103,7 +103,7 @@ def test_concurrent_posts_of_one_isbn_create_exactly_one_book():
     tokens = []
     for index in range(RACERS):
         racer = get_user_model().objects.create_user(username=f"racer{index}")
-        tokens.append(Token.objects.create(user=racer).key)
+        tokens.append(AuthToken.objects.create(user=racer)[1])
 
     def post(index: int):  # type: ignore[no-untyped-def]
         client = APIClient(raise_request_exception=False)

@@ -1,16 +1,29 @@
-"""Who may do what: reads are public, writes need a token (or a session plus CSRF token)."""
+"""Who may do what: reads are public, writes need a token (or a session plus CSRF token).
+
+Tokens are stored as digests, expire, and can be revoked; sign-in is throttled; passwords are
+hashed with Argon2.
+"""
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from knox.crypto import hash_token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from books.models import Book
 from books.tests.factories import BookFactory, book_payload
+from bookstore import settings as production_settings
 
 JSON = "application/json"
 PASSWORD = "a-long-password-1"  # the conftest `user` fixture's
@@ -28,6 +41,20 @@ def assert_401(response: Any, detail: str) -> None:
 
 
 NO_CREDENTIALS = "Authentication credentials were not provided."
+
+
+def token_client(key: str) -> APIClient:
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def can_write(key: str) -> bool:
+    """Whether the token is accepted for a write (a create, undone at once)."""
+    response = token_client(key).post("/books/", data=book_payload(), format="json")
+    Book.objects.all().delete()
+    assert response.status_code in (201, 401), response.content
+    return bool(response.status_code == 201)
 
 
 # --- reads are public -----------------------------------------------------------------
@@ -210,7 +237,10 @@ def test_token_endpoint_exchanges_credentials_for_a_working_token(
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == JSON
     body = response.json()
-    assert body == {"token": Token.objects.get(user=user).key}
+    assert set(body) == {"token", "expiry"}
+    stored = AuthToken.objects.get(user=user)
+    assert stored.digest == hash_token(body["token"])
+    assert parse_datetime(body["expiry"]) == stored.expiry
 
     writer = APIClient(raise_request_exception=False)
     writer.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
@@ -220,15 +250,19 @@ def test_token_endpoint_exchanges_credentials_for_a_working_token(
 
 
 @pytest.mark.django_db
-def test_token_endpoint_returns_the_same_token_each_time(api_client: APIClient, user: Any) -> None:
+def test_token_endpoint_issues_a_new_token_each_time_and_both_work(
+    api_client: APIClient, user: Any
+) -> None:
     credentials = {"username": "writer", "password": PASSWORD}
 
     first = api_client.post("/auth/token/", data=credentials, format="json")
     second = api_client.post("/auth/token/", data=credentials, format="json")
 
     assert first.status_code == second.status_code == 200
-    assert first.json() == second.json()
-    assert Token.objects.filter(user=user).count() == 1
+    assert first.json()["token"] != second.json()["token"]
+    assert AuthToken.objects.filter(user=user).count() == 2
+    assert can_write(first.json()["token"])
+    assert can_write(second.json()["token"])
 
 
 @pytest.mark.django_db
@@ -248,7 +282,7 @@ def test_token_endpoint_refuses_bad_credentials_with_400(
     assert response.status_code == 400
     assert response["Content-Type"] == JSON
     assert response.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 @pytest.mark.django_db
@@ -277,7 +311,7 @@ def test_token_endpoint_refuses_a_form_encoded_body_with_415(
     assert response.json() == {
         "detail": 'Unsupported media type "application/x-www-form-urlencoded" in request.'
     }
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 @pytest.mark.django_db
@@ -288,7 +322,7 @@ def test_token_endpoint_refuses_a_multipart_body_with_415(api_client: APIClient,
 
     assert response.status_code == 415
     assert response.json()["detail"].startswith('Unsupported media type "multipart/form-data')
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 @pytest.mark.django_db
@@ -298,6 +332,253 @@ def test_token_endpoint_refuses_get_with_json_405(api_client: APIClient) -> None
     assert response.status_code == 405
     assert response["Content-Type"] == JSON
     assert response.json() == {"detail": 'Method "GET" not allowed.'}
+
+
+# --- tokens are stored as digests, and expire ------------------------------------------
+
+
+def sign_in(client: APIClient, password: str = PASSWORD) -> Any:
+    return client.post(
+        "/auth/token/", data={"username": "writer", "password": password}, format="json"
+    )
+
+
+@pytest.mark.django_db
+def test_the_database_never_holds_the_key(api_client: APIClient, user: Any) -> None:
+    key = sign_in(api_client).json()["token"]
+
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(AuthToken._meta.db_table)
+        cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - a model's table name
+        rows = cursor.fetchall()
+
+    assert len(rows) == 1
+    assert len(key) == 64
+    assert not [value for value in rows[0] if key in str(value)]
+    assert can_write(key)
+
+
+@pytest.mark.django_db
+@override_settings(REST_KNOX={"TOKEN_TTL": timedelta(hours=2)})
+def test_a_token_expires_after_the_configured_ttl(api_client: APIClient, user: Any) -> None:
+    before = timezone.now()
+
+    expiry = parse_datetime(sign_in(api_client).json()["expiry"])
+
+    assert expiry is not None
+    assert before + timedelta(hours=2) <= expiry <= timezone.now() + timedelta(hours=2)
+
+
+@pytest.mark.django_db
+@override_settings(REST_KNOX={"TOKEN_TTL": None})
+def test_without_a_ttl_a_token_never_expires(api_client: APIClient, user: Any) -> None:
+    response = sign_in(api_client)
+
+    assert response.json()["expiry"] is None
+    assert AuthToken.objects.get().expiry is None
+
+
+@pytest.mark.django_db
+def test_an_expired_token_is_401_and_forgotten(user: Any, token: str) -> None:
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+
+    response = token_client(token).post("/books/", data=book_payload(), format="json")
+
+    assert_401(response, "Invalid token.")
+    assert Book.objects.count() == 0
+    assert not AuthToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_token_just_before_its_expiry_still_works(user: Any, token: str) -> None:
+    """The control for the test above."""
+    AuthToken.objects.update(expiry=timezone.now() + timedelta(minutes=1))
+
+    assert can_write(token)
+
+
+@pytest.mark.django_db
+def test_a_token_that_is_not_text_is_401_not_a_crash() -> None:
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION="Token caf\xe9")
+
+    response = client.post("/books/", data=book_payload(), format="json")
+
+    assert_401(
+        response, "Invalid token header. Token string should not contain invalid characters."
+    )
+
+
+@pytest.mark.django_db
+@override_settings(REST_KNOX={"TOKEN_LIMIT_PER_USER": 2})
+def test_past_the_limit_a_sign_in_revokes_the_oldest_token(
+    api_client: APIClient, user: Any
+) -> None:
+    first, second, third = (sign_in(api_client).json()["token"] for _ in range(3))
+
+    assert not can_write(first)
+    assert can_write(second)
+    assert can_write(third)
+    assert AuthToken.objects.filter(user=user).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_sign_in_clears_the_users_expired_tokens(
+    api_client: APIClient, user: Any, token: str
+) -> None:
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+
+    key = sign_in(api_client).json()["token"]
+
+    assert [stored.digest for stored in AuthToken.objects.all()] == [hash_token(key)]
+
+
+# --- signing out revokes tokens ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_logout_revokes_only_the_token_it_is_sent_with(api_client: APIClient, user: Any) -> None:
+    signed_out = sign_in(api_client).json()["token"]
+    elsewhere = sign_in(api_client).json()["token"]
+
+    response = token_client(signed_out).post("/auth/logout/")
+
+    assert response.status_code == 204, response.content
+    assert response.content == b""
+    assert not can_write(signed_out)
+    assert can_write(elsewhere)
+
+
+@pytest.mark.django_db
+def test_logout_all_revokes_every_token_of_the_user_and_no_one_elses(
+    api_client: APIClient, user: Any
+) -> None:
+    mine = [sign_in(api_client).json()["token"] for _ in range(3)]
+    other_user = get_user_model().objects.create_user(username="reader")
+    _, theirs = AuthToken.objects.create(user=other_user)
+
+    response = token_client(mine[0]).post("/auth/logout-all/")
+
+    assert response.status_code == 204, response.content
+    assert not [key for key in mine if can_write(key)]
+    assert can_write(theirs)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/auth/logout/", "/auth/logout-all/"])
+def test_logout_without_a_token_is_401_and_revokes_nothing(
+    api_client: APIClient, token: str, path: str
+) -> None:
+    response = api_client.post(path)
+
+    assert_401(response, NO_CREDENTIALS)
+    assert can_write(token)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/auth/logout/", "/auth/logout-all/"])
+def test_logout_with_a_revoked_token_is_401(api_client: APIClient, token: str, path: str) -> None:
+    assert token_client(token).post("/auth/logout/").status_code == 204
+
+    response = token_client(token).post(path)
+
+    assert_401(response, "Invalid token.")
+
+
+# --- sign-in is throttled against password guessing --------------------------------------
+
+
+@pytest.fixture
+def three_sign_ins_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "auth": "3/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("three_sign_ins_a_minute")
+def test_sign_in_over_the_limit_is_429_json_with_retry_after_and_issues_nothing(
+    api_client: APIClient, user: Any
+) -> None:
+    guesses = [sign_in(api_client, password=f"guess-{n}").status_code for n in range(3)]
+
+    response = sign_in(api_client)
+
+    assert guesses == [400, 400, 400]
+    assert response.status_code == 429, response.content
+    assert response["Content-Type"] == JSON
+    assert response.json()["detail"].startswith("Request was throttled.")
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert not AuthToken.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("three_sign_ins_a_minute")
+def test_sign_in_attempts_are_counted_per_client_address(user: Any) -> None:
+    guesser = APIClient(raise_request_exception=False, REMOTE_ADDR="203.0.113.7")
+    for n in range(3):
+        sign_in(guesser, password=f"guess-{n}")
+    assert sign_in(guesser).status_code == 429
+
+    someone_else = APIClient(raise_request_exception=False, REMOTE_ADDR="198.51.100.2")
+
+    assert sign_in(someone_else).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("three_sign_ins_a_minute")
+def test_other_requests_do_not_use_up_the_sign_in_budget(api_client: APIClient, user: Any) -> None:
+    for _ in range(5):
+        assert api_client.get("/books/").status_code == 200
+
+    assert sign_in(api_client).status_code == 200
+
+
+# --- passwords are hashed with Argon2 ---------------------------------------------------
+
+# The test run's settings use a fast hasher; these tests use production's.
+production_hashers = override_settings(PASSWORD_HASHERS=production_settings.PASSWORD_HASHERS)
+
+
+@pytest.mark.django_db
+@production_hashers
+def test_a_new_password_is_hashed_with_argon2() -> None:
+    user = get_user_model().objects.create_user(username="newcomer", password=PASSWORD)
+
+    assert user.password.startswith("argon2$argon2id$")
+    assert PASSWORD not in user.password
+    assert user.check_password(PASSWORD)
+
+
+@pytest.mark.django_db
+@production_hashers
+def test_an_older_pbkdf2_hash_still_signs_in_and_is_upgraded_to_argon2(
+    api_client: APIClient,
+) -> None:
+    user = get_user_model().objects.create(
+        username="writer", password=make_password(PASSWORD, hasher="pbkdf2_sha256")
+    )
+    assert user.password.startswith("pbkdf2_sha256$")
+
+    response = sign_in(api_client)
+
+    assert response.status_code == 200, response.content
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$")
+    assert user.check_password(PASSWORD)
+
+
+@pytest.mark.django_db
+@production_hashers
+def test_a_wrong_password_leaves_an_older_hash_as_it_is(api_client: APIClient) -> None:
+    """The control for the test above: only a verified password is re-hashed."""
+    old_hash = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    user = get_user_model().objects.create(username="writer", password=old_hash)
+
+    response = sign_in(api_client, password="not-the-password")
+
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert user.password == old_hash
 
 
 # --- session auth: CSRF enforced ------------------------------------------------------

@@ -270,7 +270,10 @@ def test_schema_documents_the_token_endpoint(schema: dict[str, Any]) -> None:
     assert set(request["required"]) == {"username", "password"}
     token_ref = response_ref(op, "200")
     token = schema["components"]["schemas"][token_ref.rsplit("/", 1)[1]]
-    assert token["properties"] == {"token": {"type": "string"}}
+    assert set(token["properties"]) == {"token", "expiry"}
+    assert token["properties"]["token"]["type"] == "string"
+    assert token["properties"]["expiry"]["format"] == "date-time"
+    assert token["properties"]["expiry"]["nullable"] is True
     security = op.get("security")
     assert security is None or security == [] or {} in security, security
 

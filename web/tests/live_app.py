@@ -71,6 +71,11 @@ def server_environment(work_dir: Path) -> dict[str, str]:
             # Empty rather than unset: a developer's .env must not bring Redis back in.
             "REDIS_URL": "",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Every test signs in, from 127.0.0.1 and as the same user: production's limits
+            # (10 sign-ins a minute, 25 live tokens a user) would throttle the suite and revoke
+            # the token it sets up with, as the suite grows.
+            "THROTTLE_AUTH_RATE": "1000/min",
+            "TOKEN_LIMIT_PER_USER": "0",
             # Honoured once settings read STATIC_ROOT from the environment; until then
             # collectstatic fills the repository's (git-ignored) staticfiles/ directory.
             "STATIC_ROOT": str(work_dir / "static"),

@@ -45,16 +45,25 @@ def test_sign_in_explains_refusals_then_signs_in_and_out(page: Page, live_app: L
     expect(page.locator("#flash")).to_have_text(f"Signed in as {live_app.username}.")
     expect(page.locator("#signed-in-as")).to_have_text(f"Signed in as {live_app.username}")
     expect(page.get_by_role("link", name="Add a book")).to_be_visible()
-    assert page.evaluate(TOKEN_IN_STORAGE) == live_app.token
+    token = page.evaluate(TOKEN_IN_STORAGE)
+    assert token
+    assert token != live_app.token  # each sign-in gets a token of its own
 
     page.reload()
     expect(page.locator("#signed-in-as")).to_have_text(f"Signed in as {live_app.username}")
 
-    page.get_by_role("button", name="Sign out").click()
+    with page.expect_response(re.compile(r"/auth/logout/$")) as logout:
+        page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_focused()
     expect(page.get_by_role("link", name="Add a book")).to_be_hidden()
     expect(page.locator("#flash")).to_have_text("You are signed out.")
     assert page.evaluate(TOKEN_IN_STORAGE) is None
+    # The server revoked the token too: a copy of it no longer works.
+    assert logout.value.status == 204
+    revoked = page.request.get(
+        f"{live_app.url}/books/", headers={"Authorization": f"Token {token}"}
+    )
+    assert revoked.status == 401
 
 
 def test_adding_a_book_signed_out_asks_to_sign_in_and_comes_back(

@@ -1,5 +1,6 @@
-"""manage.py create_api_user NAME: make an API user and print its token."""
+"""manage.py create_api_user NAME: make an API user (if missing) and print a new token for it."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -7,13 +8,17 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+
+from core.tokens import auth_token_create, auth_tokens_revoke_all, default_token_ttl
 
 
 class Command(BaseCommand):
     help = (
-        "Create an API user (or reuse an existing one) and print its token. Without "
-        "--password the user can only use the token, not sign in."
+        "Create an API user (or reuse an existing one) and print a new token for it on the last "
+        "line of output. Only a digest of the token is stored, so it cannot be shown again: each "
+        "run issues another one, and earlier tokens keep working until they expire or are "
+        "revoked (see --revoke-others). Without --password the user can only use tokens, not "
+        "sign in."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,6 +26,16 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
         parser.add_argument("--password", help="Also let the user sign in (admin, /auth/token/).")
         parser.add_argument("--staff", action="store_true", help="Allow the user into /admin/.")
+        parser.add_argument(
+            "--ttl-hours",
+            type=int,
+            help="Hours until the token expires; 0: never. Default: TOKEN_TTL_HOURS.",
+        )
+        parser.add_argument(
+            "--revoke-others",
+            action="store_true",
+            help="Revoke the user's other tokens, so only the one printed works.",
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -28,6 +43,7 @@ class Command(BaseCommand):
         username: str = options["username"].strip()
         if not username:
             raise CommandError("The username must not be blank.")
+        ttl = self._ttl(options["ttl_hours"])
         user, created = user_model.objects.get_or_create(
             username=username, defaults={"email": options["email"]}
         )
@@ -45,5 +61,19 @@ class Command(BaseCommand):
             user.save()
         elif options["password"] or options["staff"]:
             self.stderr.write(f"User {username!r} exists; its password and flags were left as is.")
-        token, _ = Token.objects.get_or_create(user=user)
-        self.stdout.write(token.key)
+        token, key = auth_token_create(user=user, ttl=ttl)
+        if options["revoke_others"]:
+            revoked = auth_tokens_revoke_all(user=user, keep=token)
+            self.stderr.write(f"Revoked {revoked} other token(s) of {username!r}.")
+        expires = f"expires {token.expiry.isoformat()}" if token.expiry else "never expires"
+        # The key alone on stdout, for scripts; the rest on stderr.
+        self.stderr.write(f"A new token for {username!r}; it {expires}.")
+        self.stdout.write(key)
+
+    @staticmethod
+    def _ttl(hours: int | None) -> timedelta | None:
+        if hours is None:
+            return default_token_ttl()
+        if hours < 0:
+            raise CommandError("--ttl-hours must be 0 (never expires) or a number of hours.")
+        return timedelta(hours=hours) if hours else None

@@ -6,6 +6,7 @@ import { getToken, signOut } from "./session.js";
 const config = document.documentElement.dataset;
 const BOOKS_URL = config.booksUrl || "/books/";
 const TOKEN_URL = config.tokenUrl || "/auth/token/";
+const LOGOUT_URL = config.logoutUrl || "/auth/logout/";
 
 /** A request that takes longer than this is reported as a network problem. */
 const REQUEST_TIMEOUT_MS = 20000;
@@ -207,4 +208,24 @@ export async function deleteBook(id, etag) {
 export async function obtainToken(username, password) {
   const { body } = await request("POST", TOKEN_URL, { body: { username, password } });
   return body.token;
+}
+
+/**
+ * Asks the server to revoke `token`, so a copy left behind (a shared computer, a backup of the
+ * browser profile) stops working. Never rejects: offline, or the token is already gone, the
+ * sign-out still happens locally.
+ */
+export async function revokeToken(token) {
+  try {
+    await fetch(LOGOUT_URL, {
+      method: "POST",
+      headers: { Accept: "application/json", Authorization: `Token ${token}` },
+      credentials: "omit",
+      // Finish even if the page is left or reloaded right after signing out.
+      keepalive: true,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch {
+    // The token still expires on its own.
+  }
 }

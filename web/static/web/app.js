@@ -1,5 +1,6 @@
 // The store's web app: the header's account controls and the routes to each view.
 
+import { revokeToken } from "./api.js";
 import { byId, queueFlash, renderFlash } from "./dom.js";
 import {
   addRoute,
@@ -11,7 +12,7 @@ import {
   signInPath,
   startRouter,
 } from "./router.js";
-import { getUsername, isSignedIn, onSessionChange, signOut } from "./session.js";
+import { getToken, getUsername, isSignedIn, onSessionChange, signOut } from "./session.js";
 import { bookView } from "./views/book.js";
 import { bookFormView } from "./views/book-form.js";
 import { catalogueView } from "./views/catalogue.js";
@@ -44,7 +45,10 @@ signInLink.addEventListener("click", () => {
 });
 
 byId("sign-out-button").addEventListener("click", () => {
+  const token = getToken();
+  // Signed out here at once; the server forgets the token in the background.
   signOut();
+  if (token) revokeToken(token);
   queueFlash("You are signed out.", "info");
   // A form needs a signed-in person; every other page stays and just loses its edit buttons.
   if (/\/(new|edit)\/$/.test(window.location.pathname)) navigate(appPath());

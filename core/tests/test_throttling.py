@@ -1,0 +1,106 @@
+"""Rate limits: counted in the shared cache, 429 JSON with Retry-After when over."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.settings import api_settings
+from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+from books.tests.factories import BookFactory
+
+
+@pytest.fixture
+def tight_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three requests a minute for every scope, so limits are reached in a test."""
+    rates = {"anon": "3/min", "user": "3/min", "auth": "3/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+
+
+def _assert_throttled(response) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 429, response.content
+    assert response["Content-Type"] == "application/json"
+    assert "throttled" in response.json()["detail"].lower()
+    assert 0 < int(response["Retry-After"]) <= 60
+
+
+def test_default_throttles_cover_anonymous_and_signed_in_clients() -> None:
+    classes = api_settings.DEFAULT_THROTTLE_CLASSES
+
+    assert AnonRateThrottle in classes
+    assert UserRateThrottle in classes
+    rates = api_settings.DEFAULT_THROTTLE_RATES
+    assert set(rates) >= {"anon", "user", "auth"}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("tight_rates")
+def test_anonymous_reads_over_the_rate_get_429_with_retry_after(api_client: APIClient) -> None:
+    for _ in range(3):
+        assert api_client.get("/books/").status_code == 200
+
+    _assert_throttled(api_client.get("/books/"))
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("tight_rates")
+def test_a_signed_in_client_is_counted_by_user_not_address(
+    auth_client: APIClient, api_client: APIClient
+) -> None:
+    book = BookFactory()
+    for _ in range(3):
+        assert auth_client.get(f"/books/{book.pk}/").status_code == 200
+
+    _assert_throttled(auth_client.get(f"/books/{book.pk}/"))
+    # The anonymous client at the same address has its own budget.
+    assert api_client.get(f"/books/{book.pk}/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("tight_rates")
+def test_throttled_writes_change_nothing(auth_client: APIClient) -> None:
+    book = BookFactory(title="Before")
+    for _ in range(3):
+        auth_client.get("/books/")
+
+    response = auth_client.patch(f"/books/{book.pk}/", {"title": "After"}, format="json")
+
+    _assert_throttled(response)
+    book.refresh_from_db()
+    assert book.title == "Before"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("tight_rates")
+def test_sign_in_has_its_own_tight_limit(api_client: APIClient, user) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        response = api_client.post(
+            "/auth/token/", {"username": user.username, "password": "wrong"}, format="json"
+        )
+        assert response.status_code == 400
+
+    # Even the right password is refused once the guesses are used up.
+    response = api_client.post(
+        "/auth/token/",
+        {"username": user.username, "password": "a-long-password-1"},
+        format="json",
+    )
+    _assert_throttled(response)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("tight_rates")
+def test_counters_live_in_the_shared_cache(api_client: APIClient) -> None:
+    """Another worker (or host) sees the same counter: it is in the cache, not in memory."""
+    api_client.get("/books/")
+    # An anonymous client is counted in both scopes, by its address.
+    keys = [
+        SimpleRateThrottle.cache_format % {"scope": scope, "ident": "127.0.0.1"}
+        for scope in ("anon", "user")
+    ]
+
+    histories = [cache.get(key) for key in keys]
+
+    assert [len(history) for history in histories] == [1, 1]
+    cache.delete_many(keys)  # as if the window had passed, for every worker at once
+    for _ in range(3):
+        assert api_client.get("/books/").status_code == 200
