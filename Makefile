@@ -8,13 +8,15 @@ DEMO_BOOKS ?= 300
 export HOST PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test browser lint format requirements bench-import clean
+.PHONY: help run dev test browser faults schemathesis lint format requirements bench-import clean
 
 help:
 	@echo "make run    - install, migrate, load demo books, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make dev    - development server with autoreload (DEBUG on)"
 	@echo "make lint   - ruff and mypy"
+	@echo "make faults - Redis/PostgreSQL outages and worker signals (docs/reliability.md)"
+	@echo "make schemathesis - fuzz the running API from its OpenAPI schema"
 	@echo "make bench-import - import rate into PostgreSQL vs plain COPY (BENCH_ARGS=--rows N)"
 	@echo "make requirements - re-pin requirements*.txt from pyproject.toml"
 
@@ -59,6 +61,15 @@ test: $(VENV)/.installed-dev browser
 
 browser:
 	@scripts/ensure-chromium.sh
+
+# Outages of Redis and PostgreSQL and worker signals, on private servers the tests start
+# (needs PostgreSQL 15 binaries and redis-server; root or a user who may run initdb).
+faults: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest faults $(PYTEST_ARGS)
+
+# Property-based API fuzzing from the OpenAPI schema against a running server.
+schemathesis: $(VENV)/.installed-dev
+	.ci/schemathesis.sh
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -1,9 +1,16 @@
-"""Middleware for limits that must hold before any view or parser runs."""
+"""Middleware for limits that must hold before any view or parser runs, and for errors that
+must be answered the same way by every view."""
 
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from core.exceptions import (
+    database_unavailable_response,
+    is_database_unavailable,
+    note_database_unavailable,
+)
 
 
 class RequestBodyLimitMiddleware:
@@ -28,3 +35,24 @@ class RequestBodyLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer a view's "database unreachable" error with a 503 JSON and Retry-After, as the
+    API's exception handler does for DRF views: the admin and the web pages included.
+
+    Placed just above core.metrics.PrometheusAfterMiddleware, so the exception is still
+    counted by type before it becomes a response.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exception):
+            return None  # Django's handling, and handler500 for a crash
+        note_database_unavailable(exception)
+        return database_unavailable_response()

@@ -1,0 +1,4 @@
+"""Fault tests: Redis and PostgreSQL outages and worker signals against the app under gunicorn.
+
+Run with `make faults` (`.venv/bin/python -m pytest faults`); see docs/reliability.md.
+"""

@@ -1,0 +1,193 @@
+"""gunicorn's workers under signals: a killed worker is replaced, a stopped server drains.
+
+- SIGKILL to one worker (as the kernel's OOM killer would): the master starts a replacement
+  and the other worker goes on serving. Only requests that worker was serving at that instant
+  can fail, and they fail as a dropped connection (the process is gone), never as an HTTP
+  error; every request sent after the kill succeeds.
+- SIGTERM to the master (a deploy, a scale-down): the server stops taking new connections,
+  the requests it is serving run to completion, then it exits with status 0. The in-flight
+  requests here are slow JSON Lines exports that a slow client keeps going for seconds
+  after the signal; they must arrive whole.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+from faults.conftest import DATABASE, write_report
+from faults.load import Load, SlowDownload, describe, figures, sent_between
+from faults.servers import AppServer, PrivatePostgres, wait_until
+
+STEADY_SECONDS = 3.0
+AFTER_SECONDS = 3.0
+EXPORT_ROWS = 20_000
+EXPORTS = 3
+#: How long the exports are kept slow after SIGTERM: the server must still be there after it.
+HOLD_SECONDS = 2.0
+#: A short request sent this long before SIGTERM has been accepted by a worker. One sent later
+#: may still wait in the listen queue, which gunicorn stops draining at SIGTERM: it is reset.
+ACCEPTED_WITHIN_SECONDS = 0.25
+
+
+class ExitWatcher(threading.Thread):
+    """Notes when a process exits, and its exit status (None: not within a minute)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.process = process
+        self.code: int | None = None
+        self.exited_at = float("inf")
+
+    def run(self) -> None:
+        try:
+            self.code = self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            return
+        self.exited_at = time.monotonic()
+
+    def seconds_after(self, moment: float) -> float | None:
+        return round(self.exited_at - moment, 3) if self.code is not None else None
+
+
+def test_a_worker_killed_with_sigkill_is_replaced_and_other_requests_are_unaffected(
+    app: AppServer, postgres: PrivatePostgres, token: str
+) -> None:
+    master = app.master_pid
+    with Load(app.port, token, writers=4, max_requests=20_000, max_seconds=40) as load:
+        time.sleep(STEADY_SECONDS)
+        workers_before = app.worker_pids()
+        victim = min(workers_before)
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+        replaced_after = wait_until(
+            lambda: victim not in app.worker_pids() and len(app.worker_pids()) == app.workers,
+            timeout=15,
+            what="gunicorn to replace the killed worker",
+        )
+        workers_after = app.worker_pids()
+        time.sleep(AFTER_SECONDS)
+    outcomes = load.outcomes()  # the readiness probes are requests like any other here
+    failed = [outcome for outcome in outcomes if not outcome.succeeded]
+    in_flight = [outcome for outcome in outcomes if outcome.started <= killed <= outcome.finished]
+    sent_after = sent_between(outcomes, killed, float("inf"))
+    failed_creates = {outcome.isbn for outcome in failed if outcome.operation == "create"}
+    with postgres.connect(DATABASE) as connection:
+        (failed_creates_stored,) = connection.execute(
+            "SELECT count(*) FROM books_book WHERE isbn = ANY(%s)", [sorted(failed_creates)]
+        ).fetchone() or (0,)
+
+    report = {
+        "scenario": "worker-sigkill",
+        "replacement_running_after_s": round(replaced_after, 3),
+        "workers_before": len(workers_before),
+        "workers_after": len(workers_after),
+        "all_requests": figures(outcomes),
+        "in_flight_at_kill": len(in_flight),
+        "failed": len(failed),
+        "failed_were_in_flight_at_kill": sum(outcome in in_flight for outcome in failed),
+        "sent_after_kill": figures(sent_after),
+        "failed_creates_stored_anyway": failed_creates_stored,
+    }
+    write_report("worker-sigkill", report)
+
+    assert app.process is not None
+    assert app.process.poll() is None, "the master died with its worker"
+    assert app.master_pid == master
+    assert len(workers_after - workers_before) == 1
+    assert workers_before - workers_after == {victim}
+    assert all(outcome in in_flight for outcome in failed), describe(failed)
+    assert all(outcome.status is None for outcome in failed), describe(failed)
+    assert sent_after
+    assert all(outcome.succeeded for outcome in sent_after), describe(
+        outcome for outcome in sent_after if not outcome.succeeded
+    )
+
+
+def test_sigterm_lets_in_flight_requests_finish_before_the_server_exits(
+    app: AppServer, postgres: PrivatePostgres, token: str
+) -> None:
+    app.manage("seed_books", str(EXPORT_ROWS))
+    process = app.process
+    assert process is not None
+    downloads = [
+        SlowDownload(app.port, "/books/export/?format=jsonl", token, bytes_per_second=256 * 1024)
+        for _ in range(EXPORTS)
+    ]
+    with Load(app.port, token, writers=2, max_requests=5_000, max_seconds=40) as load:
+        for download in downloads:
+            download.start()
+        for download in downloads:
+            assert download.headers_received.wait(timeout=15), "an export did not start"
+        time.sleep(0.5)  # the exports are streaming, the short requests flowing
+        watcher = ExitWatcher(process)
+        watcher.start()
+        terminated = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        time.sleep(HOLD_SECONDS)
+        alive_while_held = process.poll() is None
+        workers_while_held = len(app.worker_pids())
+        released = time.monotonic()
+        for download in downloads:
+            download.release.set()
+        for download in downloads:
+            download.join(timeout=30)
+        watcher.join(timeout=45)
+    with postgres.connect(DATABASE) as connection:
+        (rows,) = connection.execute("SELECT count(*) FROM books_book").fetchone() or (0,)
+    outcomes = load.outcomes()
+    before = [outcome for outcome in outcomes if outcome.started < terminated]
+    in_flight = [outcome for outcome in before if outcome.finished > terminated]
+    accepted_in_flight = [
+        outcome for outcome in in_flight if outcome.started < terminated - ACCEPTED_WITHIN_SECONDS
+    ]
+    after = sent_between(outcomes, terminated, float("inf"))
+    exports = [
+        {
+            "status": download.status,
+            "error": download.error,
+            "bytes": len(download.content),
+            "lines": download.content.count(b"\n"),
+            "finished_after_sigterm_s": round(download.finished_at - terminated, 3),
+        }
+        for download in downloads
+    ]
+    last_export_finished = max(download.finished_at for download in downloads)
+
+    report = {
+        "scenario": "server-sigterm",
+        "exports_in_flight_at_sigterm": len(downloads),
+        "exports": exports,
+        "rows_in_database": rows,
+        "server_alive_after_hold": alive_while_held,
+        "workers_alive_after_hold": workers_while_held,
+        "exit_code": watcher.code,
+        "exited_after_sigterm_s": watcher.seconds_after(terminated),
+        "exited_after_last_export_finished_s": watcher.seconds_after(last_export_finished),
+        "short_requests_sent_before_sigterm": figures(before),
+        "short_requests_in_flight_at_sigterm": figures(in_flight),
+        "short_requests_in_flight_at_sigterm_sent_0_25_s_before": figures(accepted_in_flight),
+        "short_requests_sent_after_sigterm": figures(after),
+    }
+    write_report("server-sigterm", report)
+
+    for download in downloads:
+        assert download.status == 200, download.error
+        # A cut-off chunked response is an error (IncompleteRead): none, so each one is whole.
+        assert not download.error, download.error
+        assert download.finished_at > released, "the export ended before it was released"
+        assert download.content.endswith(b"\n")
+        ids = [json.loads(line)["id"] for line in download.content.decode().splitlines()]
+        # The seeded books at least (the load adds more while the exports run), in id order.
+        assert EXPORT_ROWS <= len(ids) <= rows, f"{len(ids)} rows arrived"
+        assert ids == sorted(set(ids)), "rows repeated or out of order"
+    assert alive_while_held, "the server exited while requests were in flight"
+    assert workers_while_held >= 1
+    assert watcher.code == 0, f"gunicorn exited with {watcher.code}"
+    assert watcher.exited_at > released
+    # Short requests: whatever got an answer got a 2xx; those a worker had taken completed.
+    answered = [outcome for outcome in outcomes if outcome.status is not None]
+    assert all(outcome.succeeded for outcome in answered), describe(answered)
+    assert all(outcome.succeeded for outcome in accepted_in_flight), describe(accepted_in_flight)
