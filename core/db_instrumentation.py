@@ -10,8 +10,10 @@ Wrapping at the connection rather than through django-prometheus's database engi
 ENGINE setting as django-environ makes it, and gives the metric and the log one measurement.
 """
 
+import contextlib
+import contextvars
 import time
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
 import structlog
@@ -31,6 +33,22 @@ from django_prometheus.db.metrics import (
 SQL_LOG_MAX_CHARS = 1000
 
 logger = structlog.stdlib.get_logger(__name__)
+
+# Set while work runs whose statements are slow by design (a bulk import's batches).
+_expected_slow: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "expected_slow_queries", default=False
+)
+
+
+@contextlib.contextmanager
+def expected_slow_queries() -> Iterator[None]:
+    """Within this block, statements are still counted and timed but not logged as slow:
+    a 10,000-row batch taking 200 ms is the plan, not an incident."""
+    token = _expected_slow.set(True)
+    try:
+        yield
+    finally:
+        _expected_slow.reset(token)
 
 
 class QueryInstrumentation:
@@ -69,7 +87,7 @@ class QueryInstrumentation:
 
     def _log_if_slow(self, sql: str, duration_ms: float, many: bool) -> None:
         threshold_ms = settings.SLOW_QUERY_MS
-        if duration_ms > threshold_ms:
+        if duration_ms > threshold_ms and not _expected_slow.get():
             logger.warning(
                 "slow_query",
                 sql=str(sql)[:SQL_LOG_MAX_CHARS],

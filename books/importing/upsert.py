@@ -34,6 +34,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from books.models import Book
+from core.db_instrumentation import expected_slow_queries
 
 #: One row as staged: (line, isbn, title, author, publication_date "YYYY-MM-DD", summary or
 #: None when the file gives none and a stored summary is to be kept).
@@ -162,7 +163,11 @@ class BatchWriter(ABC):
         A row whose ISBN an earlier row had (in this batch or an earlier one) is not written:
         it comes back as a duplicate, with the line of the first.
         """
-        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+        with (
+            expected_slow_queries(),
+            transaction.atomic(using=self.connection.alias),
+            self.connection.cursor() as cursor,
+        ):
             self._empty_staging(cursor)
             self._stage(cursor, batch.payload)
             duplicates = self._take_out_seen(cursor)

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.db_instrumentation import SQL_LOG_MAX_CHARS, QueryInstrumentation
+from core.db_instrumentation import SQL_LOG_MAX_CHARS, QueryInstrumentation, expected_slow_queries
 from core.tests.conftest import LogLines
 
 
@@ -100,3 +100,16 @@ def test_a_connection_opened_inside_an_execute_wrapper_block_keeps_both_wrappers
 
     assert seen == ["SELECT 1"]  # the caller's wrapper left with its block; ours stayed
     assert [type(wrapper) for wrapper in fresh.execute_wrappers] == [QueryInstrumentation]
+
+
+@pytest.mark.django_db
+def test_statements_expected_to_be_slow_are_not_logged_as_slow(json_logs, settings) -> None:  # type: ignore[no-untyped-def]
+    """A bulk import's batch is slow by design: counted, but not a slow_query warning."""
+    settings.SLOW_QUERY_MS = 0
+    with expected_slow_queries(), connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert not [line for line in json_logs() if line["event"] == "slow_query"]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert [line for line in json_logs() if line["event"] == "slow_query"]
