@@ -70,3 +70,6 @@ def configure_logging(logging_settings: dict[str, Any]) -> None:
     """The LOGGING_CONFIG callable: structlog first, then the stdlib dictConfig as usual."""
     configure_structlog()
     logging.config.dictConfig(logging_settings)
+    # Python warnings (e.g. WhiteNoise's "No directory at ...") become log lines too, so the
+    # output stays one JSON object per line.
+    logging.captureWarnings(True)
