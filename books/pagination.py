@@ -115,10 +115,15 @@ class BookCursorPagination(BasePagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
+        # ASCII digits only: int() would also take "1_0" and other scripts' digits. Beyond
+        # a few digits the value is clamped anyway, so it is never converted.
+        digits = raw.lstrip("0")
+        if not raw.isascii() or not raw.isdigit():
             size = 0
+        elif len(digits) > 6:
+            size = self.max_page_size
+        else:
+            size = int(digits or "0")
         if size < 1:
             raise ValidationError(
                 {self.page_size_query_param: ["Must be a whole number of at least 1."]}

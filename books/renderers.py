@@ -11,7 +11,7 @@ from rest_framework.renderers import BaseRenderer
 from books.exporting import MEDIA_TYPES
 
 
-class _ExportRenderer(BaseRenderer):
+class ExportRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(
@@ -20,11 +20,11 @@ class _ExportRenderer(BaseRenderer):
         raise NotImplementedError("The export view streams its response itself.")
 
 
-class CSVRenderer(_ExportRenderer):
+class CSVRenderer(ExportRenderer):
     media_type = MEDIA_TYPES["csv"]
     format = "csv"
 
 
-class JSONLinesRenderer(_ExportRenderer):
+class JSONLinesRenderer(ExportRenderer):
     media_type = MEDIA_TYPES["jsonl"]
     format = "jsonl"

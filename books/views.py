@@ -25,7 +25,7 @@ from books.exporting import FORMATS, MEDIA_TYPES
 from books.filters import BookFilter
 from books.models import Book
 from books.pagination import BookCursorPagination
-from books.renderers import CSVRenderer, JSONLinesRenderer
+from books.renderers import CSVRenderer, ExportRenderer, JSONLinesRenderer
 from books.serializers import BookSerializer
 from core.conditional import PreconditionFailed, if_match_passes, if_none_match_hits
 from core.idempotency import idempotent
@@ -121,13 +121,6 @@ class BookViewSet(viewsets.ModelViewSet):
                 raise ValidationError({"format": [f"Choose one of: {', '.join(FORMATS)}."]})
         return super().perform_content_negotiation(request, force)
 
-    def handle_exception(self, exc: Exception) -> Response:
-        # The export's errors are JSON like every other error, not CSV.
-        if self.action == "export":
-            self.request.accepted_renderer = JSONRenderer()
-            self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
-
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if isinstance(request.data, list):
@@ -169,6 +162,15 @@ class BookViewSet(viewsets.ModelViewSet):
         book = getattr(self, "_written", None)
         if book is not None and response.status_code < 300:
             response["ETag"] = book_etag(book)
+        # On the export's URL only the streamed body is CSV/JSON Lines: its errors (405, 406,
+        # 400, 401...) and OPTIONS are JSON like everywhere else.
+        renderer = getattr(request, "accepted_renderer", None)
+        export_only = all(issubclass(cls, ExportRenderer) for cls in self.renderer_classes)
+        if isinstance(response, Response) and (
+            isinstance(renderer, ExportRenderer) or (renderer is None and export_only)
+        ):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
 
     def _expected_version(self, book: Book) -> int | None:

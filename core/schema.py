@@ -89,6 +89,12 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("412")
         return sorted(codes)
 
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        # An empty filter (`?published_before=`, as an HTML form sends it) is no filter, not an
+        # invalid one: say so, or the schema would call a request the API serves invalid.
+        parameters: list[dict[str, Any]] = super()._get_filter_parameters()
+        return [{**parameter, "allowEmptyValue": True} for parameter in parameters]
+
     def _is_conditional(self) -> bool:
         """A view's single-object operations that honour ETag / If-Match / If-None-Match."""
         return bool(getattr(self.view, "conditional_requests", False)) and "{" in self.path

@@ -5,6 +5,7 @@ import logging
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +63,14 @@ def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
 def server_error(request: HttpRequest) -> JsonResponse:
     # Django has already logged the exception with its traceback; the client gets no details.
     return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI, with its start-up script served apart (no inline script, for the CSP).
+
+    A static page: it reads no credentials (a stale token must not break it) and answers
+    GET and HEAD only (its HTML renderer has nothing to say to OPTIONS).
+    """
+
+    authentication_classes = ()
+    http_method_names = ["get", "head"]
