@@ -48,3 +48,10 @@ def book_payload(**overrides: object) -> dict[str, object]:
     }
     payload.update(overrides)
     return payload
+
+
+def book_published(title: str, author: str, year: int, summary: str = "") -> Book:
+    """A book whose filterable fields are spelled out (the date is mid-year)."""
+    return BookFactory(
+        title=title, author=author, publication_date=datetime.date(year, 6, 15), summary=summary
+    )

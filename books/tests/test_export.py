@@ -1,7 +1,6 @@
 """GET /books/export/: the catalogue, or the part the list's filters select, as CSV or JSONL."""
 
 import csv
-import datetime
 import io
 import json
 
@@ -11,7 +10,7 @@ from rest_framework.test import APIClient
 from books import exporting, services
 from books.demo import demo_books
 from books.models import Book
-from books.tests.factories import BookFactory, book_payload
+from books.tests.factories import BookFactory, book_payload, book_published
 from books.tests.pages import walk_forward
 
 EXPORT_URL = "/books/export/"
@@ -284,13 +283,7 @@ def test_export_of_more_rows_than_a_chunk_has_every_book_once_in_id_order(auth_c
 def catalogue(db: None) -> None:
     """Books on which every filter keeps some and drops some."""
 
-    def book(title: str, author: str, year: int, summary: str = "") -> None:
-        BookFactory(
-            title=title,
-            author=author,
-            publication_date=datetime.date(year, 6, 15),
-            summary=summary,
-        )
+    book = book_published
 
     book("A Wizard of Earthsea", "Ursula K. Le Guin", 1968, "A young wizard on an island.")
     book("The Left Hand of Darkness", "Ursula K. Le Guin", 1969, "Winter, an icy planet.")

@@ -1,6 +1,5 @@
 """manage.py export_books: the export endpoint's output, to standard output or a file."""
 
-import datetime
 import io
 
 import pytest
@@ -8,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from books import exporting, services
 from books.demo import demo_books
-from books.tests.factories import BookFactory
+from books.tests.factories import BookFactory, book_published
 
 pytestmark = pytest.mark.django_db
 
@@ -32,13 +31,7 @@ def endpoint_body(client, params: dict[str, str]) -> str:  # type: ignore[no-unt
 def catalogue(db: None) -> None:
     """Awkward text, and books the filters tell apart."""
 
-    def book(title: str, author: str, year: int, summary: str = "") -> None:
-        BookFactory(
-            title=title,
-            author=author,
-            publication_date=datetime.date(year, 3, 1),
-            summary=summary,
-        )
+    book = book_published
 
     book('Commas, and "quotes"', "Ursula K. Le Guin", 1968, "Two\nlines, Ünïcödé 書名")
     book("The Left Hand of Darkness", "ursula k. le guin", 1969, "Winter")
