@@ -23,7 +23,7 @@ from django.db.models import Field
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from books.dates import parse_iso_date
-from books.isbn import normalize_isbn
+from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import Book
 from books.serializers import BookSerializer
 
@@ -125,6 +125,9 @@ class RowValidator:
             for name in ("title", "author", "summary")
         }
         self._limits = {name: _max_length(name) for name in ("title", "author", "summary")}
+        self._isbn_too_long = str(messages["isbn"]["max_length"]).format(
+            max_length=MAX_INPUT_LENGTH
+        )
         self._null_character = str(ProhibitNullCharactersValidator.message)
         self._surrogate = str(ProhibitSurrogateCharactersValidator.message)
 
@@ -154,6 +157,10 @@ class RowValidator:
                 if not allow_blank:
                     errors.append(FieldError(name, self._blank, value))
                 return ""
+            # As the API: the limit holds for the value as sent, before trimming.
+            if len(value) > self._limits[name]:
+                errors.append(FieldError(name, self._too_long[name], value))
+                return text
             problems = []
             if len(text) > self._limits[name]:
                 problems.append(self._too_long[name])
@@ -202,11 +209,14 @@ class RowValidator:
             errors.append(FieldError("isbn", self._type_message(value), value))
             return ""
         text = value.strip()
-        if is_canonical_isbn13(text):
-            return text
         if not text:
             errors.append(FieldError("isbn", self._blank, value))
             return ""
+        if len(value) > MAX_INPUT_LENGTH:  # as the API: the spelling as sent
+            errors.append(FieldError("isbn", self._isbn_too_long, value))
+            return ""
+        if is_canonical_isbn13(text):
+            return text
         try:
             return normalize_isbn(text)
         except ValidationError as error:

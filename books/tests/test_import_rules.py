@@ -342,11 +342,18 @@ def test_every_failing_field_is_reported_once():
 
 
 def test_text_breaking_several_rules_lists_each_message():
-    message = _errors(title="\x00\ud800" + "a" * TITLE_MAX_LENGTH)["title"]
+    message = _errors(title="\x00\ud800" + "a" * 10)["title"]
 
-    assert "no more than 200 characters" in message
     assert "Null characters are not allowed." in message
     assert "Surrogate characters are not allowed: U+D800." in message
+
+
+def test_text_over_its_length_as_sent_reports_the_length_alone_like_the_api():
+    """The limit holds before trimming, and then it is the only message (as in the API)."""
+    assert _errors(title="\x00" + "a" * TITLE_MAX_LENGTH)["title"] == (
+        "Ensure this field has no more than 200 characters."
+    )
+    assert "title" in _errors(title=" " + "a" * TITLE_MAX_LENGTH)
 
 
 def test_leniencies_are_counted_for_accepted_rows_only():
