@@ -14,19 +14,12 @@ from typing import Any
 from django.db.models import QuerySet
 
 from books.models import Book
+from books.serializers import BookSerializer
 
 FORMATS = ("csv", "jsonl")
 MEDIA_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
-FIELDS = (
-    "id",
-    "title",
-    "author",
-    "publication_date",
-    "isbn",
-    "summary",
-    "created_at",
-    "updated_at",
-)
+#: The export's columns are the API's fields, in the API's order.
+FIELDS = tuple(BookSerializer.Meta.fields)
 #: Rows fetched per database round trip, and written per chunk of output.
 CHUNK_ROWS = 2000
 
