@@ -3,7 +3,6 @@
 import re
 
 from django.core.exceptions import ValidationError
-from stdnum import ean
 from stdnum import isbn as stdnum_isbn
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
@@ -23,7 +22,7 @@ def normalize_isbn(value: str) -> str:
     Hyphens and spaces are ignored: ``0-306-40615-2`` becomes ``9780306406157``.
     Raises django.core.exceptions.ValidationError for anything else.
     """
-    if _is_canonical(value):
+    if isinstance(value, str) and is_canonical_isbn13(value):
         return value
     if (
         not isinstance(value, str)
@@ -39,14 +38,17 @@ def normalize_isbn(value: str) -> str:
     return str(compact)
 
 
-def _is_canonical(value: object) -> bool:
-    """Already the stored form? The common case (every stored ISBN, every lookup by one)
-    checked in ~5 µs instead of stdnum's full parse (~70 µs); same verdict."""
-    return (
-        isinstance(value, str)
-        and len(value) == 13
-        and value.isascii()
-        and value.isdigit()
-        and value[:3] in ("978", "979")
-        and ean.calc_check_digit(value[:12]) == value[12]
-    )
+def is_canonical_isbn13(value: str) -> bool:
+    """True if ``value`` is already the stored form: 13 ASCII digits, 978/979, check digit right.
+
+    The common case (every stored ISBN, every lookup and import row) in under 1 µs instead of
+    stdnum's full parse (~70 µs), with stdnum's verdict (tests check every 13 digits agree).
+    The EAN-13 check digit weighs the first twelve digits 1, 3, 1, 3, ...
+    """
+    if len(value) != 13 or not value.isascii() or not value.isdigit():
+        return False
+    if not value.startswith(("978", "979")):
+        return False
+    codes = value.encode("ascii")  # b"0" is 48: subtract 48 for each of the 6 + 3 * 6 weights
+    total = sum(codes[0:12:2]) + 3 * sum(codes[1:12:2]) - 48 * 24
+    return (-total) % 10 == codes[12] - 48

@@ -15,9 +15,8 @@ from books.importing.rows import (
     SCIENTIFIC_NOTATION_HINT,
     RowRejected,
     RowValidator,
-    is_canonical_isbn13,
 )
-from books.isbn import normalize_isbn
+from books.isbn import is_canonical_isbn13, normalize_isbn
 from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH
 from books.serializers import BookSerializer
 
