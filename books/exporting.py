@@ -56,7 +56,6 @@ def _jsonl_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     lines: list[str] = []
     for row in rows:
         record = dict(zip(FIELDS, (_text(value) for value in row), strict=True))
-        record["id"] = row[0]
         lines.append(json.dumps(record, ensure_ascii=False))
         if len(lines) == CHUNK_ROWS:
             yield "\n".join(lines) + "\n"

@@ -164,11 +164,8 @@ class BookViewSet(viewsets.ModelViewSet):
             response["ETag"] = book_etag(book)
         # On the export's URL only the streamed body is CSV/JSON Lines: its errors (405, 406,
         # 400, 401...) and OPTIONS are JSON like everywhere else.
-        renderer = getattr(request, "accepted_renderer", None)
-        export_only = all(issubclass(cls, ExportRenderer) for cls in self.renderer_classes)
-        if isinstance(response, Response) and (
-            isinstance(renderer, ExportRenderer) or (renderer is None and export_only)
-        ):
+        export_url = all(issubclass(cls, ExportRenderer) for cls in self.renderer_classes)
+        if export_url and isinstance(response, Response):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)

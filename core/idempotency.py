@@ -86,9 +86,7 @@ class IdempotencyKeyReused(APIException):
 
 def idempotency_key_ttl() -> datetime.timedelta:
     """How long a key's outcome is kept and replayed (IDEMPOTENCY_KEY_TTL_HOURS, default 24)."""
-    return datetime.timedelta(
-        hours=getattr(settings, "IDEMPOTENCY_KEY_TTL_HOURS", DEFAULT_TTL_HOURS)
-    )
+    return datetime.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
 
 
 def validate_idempotency_key(key: str) -> str:
