@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from books import read_cache
 from books.models import Book
 
 DUPLICATE_ISBN_MESSAGE = "A book with this ISBN already exists."
@@ -42,6 +43,7 @@ def book_create(
         summary=summary,
     )
     _validate_and_save(book)
+    read_cache.books_changed({})  # a new book: only the lists change
     return book
 
 
@@ -84,7 +86,9 @@ def book_bulk_create(items: list[dict[str, Any]]) -> list[Book]:
         raise BulkValidationError(dict(sorted(errors.items())))
     try:
         with transaction.atomic():
-            return Book.objects.bulk_create(books)
+            created = Book.objects.bulk_create(books)
+            read_cache.books_changed({})
+            return created
     except IntegrityError as error:
         # A concurrent writer took one of the ISBNs after the check: report it the same way.
         _reject_existing_isbns(first_index_of, errors)
@@ -121,6 +125,7 @@ def book_update(*, book: Book, expected_version: int | None = None, **changes: A
         setattr(current, name, value)
     current.version += 1
     _validate_and_save(current)
+    read_cache.book_written(current.pk, current.version)
     return current
 
 
@@ -132,7 +137,9 @@ def book_delete(*, book: Book, expected_version: int | None = None) -> None:
         return  # already gone: deleting is idempotent
     if expected_version is not None and current.version != expected_version:
         raise VersionConflict(current)
+    book_id = current.pk
     current.delete()
+    read_cache.books_deleted([book_id])
 
 
 def _clean(book: Book) -> None:

@@ -1,9 +1,10 @@
 """The seed's BookViewSet, now thin: services write, selectors read, DRF does the rest."""
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseNotModified, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -16,7 +17,6 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,6 +29,7 @@ from books.renderers import CSVRenderer, ExportRenderer, JSONLinesRenderer
 from books.serializers import BookSerializer
 from core.conditional import PreconditionFailed, if_match_passes, if_none_match_hits
 from core.idempotency import idempotent
+from core.renderers import JSONRenderer
 
 
 def book_etag(book: Book) -> str:
@@ -168,7 +169,28 @@ class BookViewSet(viewsets.ModelViewSet):
         if export_url and isinstance(response, Response):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method in ("GET", "HEAD") and self.action in ("list", "retrieve"):
+            # Any cache may keep a copy but must revalidate it (a 304 is cheap): after a write
+            # no client may be served the old version.
+            response["Cache-Control"] = "no-cache"
+            if self.action == "list" and response.status_code == status.HTTP_200_OK:
+                return self._list_validated(request, response)
+        return response
+
+    @staticmethod
+    def _list_validated(request: Request, response: Response) -> Any:
+        """A list page's ETag is a digest of its body; If-None-Match on it gives a 304."""
+        response.render()
+        etag = f'"{hashlib.blake2b(response.content, digest_size=16).hexdigest()}"'
+        response["ETag"] = etag
+        if not if_none_match_hits(request.headers.get("If-None-Match"), etag):
+            return response
+        not_modified = HttpResponseNotModified()
+        for header in ("ETag", "Cache-Control", "Vary"):
+            if header in response:
+                not_modified[header] = response[header]
+        return not_modified
 
     def _expected_version(self, book: Book) -> int | None:
         """The version an If-Match header pins the write to (None: no precondition)."""

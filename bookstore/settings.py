@@ -136,6 +136,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "core.cache_backends.LocMemCache"}}
 
+# Anonymous JSON reads of books are answered from the shared cache (books.hot_path,
+# books.read_cache): on by default when the cache is Redis, which every worker and host shares;
+# with the per-process local-memory cache a write in one worker could not invalidate another's.
+READ_CACHE_ENABLED = env.bool("READ_CACHE_ENABLED", default=bool(REDIS_URL))
+# Seconds an entry (and a write's fence) lives. Writes invalidate at once; this bounds memory.
+READ_CACHE_TTL = env.int("READ_CACHE_TTL", default=300)
+
 # --- Auth -----------------------------------------------------------------------------
 # Argon2 for new passwords; the others only verify older hashes, which are re-hashed with
 # Argon2 the next time their user signs in.
@@ -244,7 +251,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "core.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -253,9 +260,9 @@ REST_FRAMEWORK = {
     # Counted in the shared cache (Redis in production), so a limit holds across workers and
     # hosts. Over it: 429 with Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
+        "core.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON_RATE", default="600/min"),

@@ -1,4 +1,8 @@
-"""WSGI entry point, used by the production server (gunicorn)."""
+"""WSGI entry point, used by the production server.
+
+Django's application, behind books.hot_path, which answers anonymous reads of books from the
+shared cache without running Django (READ_CACHE_ENABLED).
+"""
 
 import os
 
@@ -6,4 +10,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookstore.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from books.hot_path import CachedReads  # noqa: E402  (needs the settings configured above)
+
+application = CachedReads(django_application)

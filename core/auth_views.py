@@ -18,11 +18,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.status import HTTP_204_NO_CONTENT
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.authentication import TokenAuthentication
 from core.parsers import JSONParser
+from core.throttling import ScopedRateThrottle
 from core.tokens import (
     auth_token_create,
     auth_token_revoke,

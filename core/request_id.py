@@ -22,7 +22,11 @@ logger = structlog.stdlib.get_logger(__name__)
 
 def request_id_from(request: HttpRequest) -> str:
     """The client's X-Request-ID if it is safe to repeat, otherwise a new random one."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return safe_request_id(request.headers.get(REQUEST_ID_HEADER, ""))
+
+
+def safe_request_id(given: str) -> str:
+    """``given`` (a client's X-Request-ID) if it is safe to repeat, otherwise a new one."""
     if _SAFE_REQUEST_ID.fullmatch(given):
         return given
     return uuid.uuid4().hex

@@ -33,6 +33,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from books import read_cache
 from books.models import Book
 from core.db_instrumentation import expected_slow_queries
 
@@ -176,6 +177,9 @@ class BatchWriter(ABC):
                 inserted, updated = self._classify(cursor)
             else:
                 inserted, updated = self._write_staged(cursor, staged, batch.summary_groups)
+                if inserted or updated:
+                    fences = self._stored_versions(cursor) if updated else {}
+                    read_cache.books_changed(fences, using=self.connection.alias)
         return BatchResult(inserted, updated, staged - inserted - updated, duplicates)
 
     def _write_staged(
@@ -207,6 +211,16 @@ class BatchWriter(ABC):
                 updated += more_updated
         self._expect_new = inserted == staged
         return inserted, updated
+
+    def _stored_versions(self, cursor: Any) -> dict[int, int]:
+        """The staged books as now stored: id → the version before (what the cache fences)."""
+        column = self._column
+        cursor.execute(
+            f"SELECT book.{column['id']}, book.{column['version']} - 1 "  # noqa: S608
+            f"FROM {STAGING_TABLE} staged JOIN {self._table} book "
+            f"ON book.{column['isbn']} = staged.isbn"
+        )
+        return {int(book_id): int(fence) for book_id, fence in cursor.fetchall()}
 
     def _empty_staging(self, cursor: Any) -> None:
         cursor.execute(f"DELETE FROM {STAGING_TABLE}")  # noqa: S608
@@ -339,6 +353,16 @@ class PostgresBatchWriter(BatchWriter):
         ):
             cursor.execute(f"SET temp_buffers = '{self.TEMP_BUFFERS}'")
         return super().__enter__()
+
+    def _stored_versions(self, cursor: Any) -> dict[int, int]:
+        """The staged books as now stored: id → the version before (what the cache fences)."""
+        column = self._column
+        cursor.execute(
+            f"SELECT book.{column['id']}, book.{column['version']} - 1 "  # noqa: S608
+            f"FROM {STAGING_TABLE} staged JOIN {self._table} book "
+            f"ON book.{column['isbn']} = staged.isbn"
+        )
+        return {int(book_id): int(fence) for book_id, fence in cursor.fetchall()}
 
     def _empty_staging(self, cursor: Any) -> None:
         # Plans over a few thousand rows cost enough to be JIT-compiled, which takes longer

@@ -4,7 +4,15 @@ import pytest
 from django.core.cache import cache
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
+
+from core.throttling import (
+    AnonRateThrottle,
+    UserRateThrottle,
+    anon_counter_key,
+    count_hit,
+    window_of,
+)
 
 from books.tests.factories import BookFactory
 
@@ -92,15 +100,23 @@ def test_sign_in_has_its_own_tight_limit(api_client: APIClient, user) -> None:  
 def test_counters_live_in_the_shared_cache(api_client: APIClient) -> None:
     """Another worker (or host) sees the same counter: it is in the cache, not in memory."""
     api_client.get("/books/")
-    # An anonymous client is counted in both scopes, by its address.
-    keys = [
-        SimpleRateThrottle.cache_format % {"scope": scope, "ident": "127.0.0.1"}
-        for scope in ("anon", "user")
-    ]
+    # An anonymous client is counted once, in the anon scope, by its address and window.
+    key = anon_counter_key({"REMOTE_ADDR": "127.0.0.1"}, 60)
+    user_key = f"{SimpleRateThrottle.cache_format % {'scope': 'user', 'ident': '127.0.0.1'}}"
 
-    histories = [cache.get(key) for key in keys]
-
-    assert [len(history) for history in histories] == [1, 1]
-    cache.delete_many(keys)  # as if the window had passed, for every worker at once
+    assert cache.get(key) == 1
+    assert not any(cache.get(f"{user_key}:{window}") for window in range(2))
+    api_client.get("/books/")
+    assert cache.get(key) == 2
+    cache.delete(key)  # as if the window had passed, for every worker at once
     for _ in range(3):
         assert api_client.get("/books/").status_code == 200
+    _assert_throttled(api_client.get("/books/"))
+
+
+def test_a_window_counts_from_the_first_request_and_ends_on_its_boundary() -> None:
+    window, ends_at = window_of(60, now=120.5)
+
+    assert (window, ends_at) == (2, 180)
+    assert count_hit("test-counter", 60) == 1
+    assert count_hit("test-counter", 60) == 2

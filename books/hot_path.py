@@ -1,0 +1,254 @@
+"""Anonymous JSON reads of books answered from the shared cache, before Django runs.
+
+A cache hit costs one round trip to Redis (books.read_cache: the anon throttle's counter, the
+epoch and the entry in one Lua call) and no database, middleware or view. Everything else,
+and every miss, goes to Django unchanged; a miss's response is stored for the next reader.
+
+What this path keeps from the full stack:
+- Only requests Django would answer the same for everyone come here: GET or HEAD, no
+  credentials (Authorization or a session cookie), no Origin (CORS), a JSON Accept, an allowed
+  Host, and for a book's own URL no query string (``?format=api`` is the browsable page).
+  Anything else falls through, so auth errors, CORS and content negotiation stay Django's.
+- Throttling: the hit is counted against the anonymous client's own counter
+  (core.throttling.AnonRateThrottle's key); over the limit the request goes to Django, which
+  answers the 429 with the count already taken.
+- Conditional requests: If-None-Match against the stored ETag gives a 304.
+- Headers: those Django's middleware set on the stored response (security headers, CSP,
+  Vary, ETag, Cache-Control) are replayed; HSTS is added for secure requests, as Django's
+  SecurityMiddleware does, and the response gets its own X-Request-ID.
+- The access log line and a metric for each response (django-prometheus's request metrics
+  see only what reaches Django).
+"""
+
+import contextlib
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from prometheus_client import Counter
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from books import read_cache
+from core.conditional import if_none_match_hits
+from core.request_id import REQUEST_ID_HEADER, safe_request_id
+from core.throttling import HOT_PATH_COUNT_KEY, AnonRateThrottle, anon_counter_key
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+LIST_PATH = "/books/"
+_KINDS = {"book": "d", "list": "l"}  # the kind letters of books.read_cache keys
+_BOOK_PATH = re.compile(r"/books/([0-9]{1,18})/\Z")
+_BOOK_ETAG = re.compile(r'"([0-9]+)-([0-9]+)"\Z')
+_JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
+_NOT_REPLAYED = frozenset(
+    {REQUEST_ID_HEADER.lower(), "set-cookie", "strict-transport-security", "date", "server"}
+)
+_NOT_IN_304 = frozenset({"content-type", "content-length"})
+
+logger = structlog.stdlib.get_logger("core.request_id")
+
+RESPONSES = Counter(
+    "bookstore_read_cache_responses_total",
+    "Anonymous book reads that came to the read cache, by page kind and what it did: "
+    "hit (served), not_modified (a 304 served), miss (served by Django, then stored).",
+    ["kind", "result"],
+)
+for _kind in ("book", "list"):
+    for _result in ("hit", "not_modified", "miss"):
+        RESPONSES.labels(kind=_kind, result=_result)
+
+
+class CachedReads:
+    """WSGI middleware around Django's application (bookstore.wsgi)."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self._configured = False
+
+    def _configure(self) -> None:
+        self.enabled = read_cache.enabled()
+        self.ttl = read_cache.ttl()
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get("anon")
+        throttled = any(
+            issubclass(cls, AnonRateThrottle) for cls in api_settings.DEFAULT_THROTTLE_CLASSES
+        )
+        self.anon_limit, self.anon_window = (
+            SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+            if rate and throttled
+            else (None, 0)
+        )
+        self.session_cookie = f"{settings.SESSION_COOKIE_NAME}="
+        self.allowed_hosts = settings.ALLOWED_HOSTS
+        self.proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER
+        self.ssl_redirect = settings.SECURE_SSL_REDIRECT
+        self.hsts = _hsts_header()
+        self._configured = True
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not self._configured:
+            self._configure()
+        if not self.enabled or environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            return self.app(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        if path == LIST_PATH:
+            kind = "list"
+        else:
+            match = _BOOK_PATH.match(path)
+            if match is None or query:
+                return self.app(environ, start_response)
+            kind = "book"
+        host = self._allowed_host(environ)
+        if host is None or not self._anonymous_json(environ):
+            return self.app(environ, start_response)
+        secure = self._is_secure(environ)
+        if self.ssl_redirect and not secure:
+            return self.app(environ, start_response)
+
+        started = time.perf_counter()
+        if kind == "book":
+            name = match.group(1)  # type: ignore[union-attr]
+        else:  # a page's links are absolute: its scheme and host are part of it
+            url = f"{'https' if secure else 'http'}://{host}{LIST_PATH}?{query}"
+            name = hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
+        counter = anon_counter_key(environ, self.anon_window) if self.anon_limit else None
+        try:
+            found = read_cache.get_store().lookup(_KINDS[kind], name, counter, self.anon_window)
+        except read_cache.CacheUnavailable:
+            return self.app(environ, start_response)
+        if found.anon_count is not None:  # counted: the anon throttle must not count again
+            environ[HOT_PATH_COUNT_KEY] = found.anon_count
+        over_limit = (
+            found.anon_count is not None
+            and self.anon_limit is not None
+            and found.anon_count > self.anon_limit
+        )
+        if over_limit:
+            return self.app(environ, start_response)  # Django answers the 429
+        if found.entry is not None:
+            return self._replay(environ, start_response, kind, found.entry, secure, started)
+        return self._fill(environ, start_response, kind, found.key)
+
+    # --- which requests ------------------------------------------------------------------
+
+    def _anonymous_json(self, environ: dict[str, Any]) -> bool:
+        return (
+            "HTTP_AUTHORIZATION" not in environ
+            and "HTTP_ORIGIN" not in environ
+            and self.session_cookie not in environ.get("HTTP_COOKIE", "")
+            and environ.get("HTTP_ACCEPT", "").strip() in _JSON_ACCEPT
+        )
+
+    def _allowed_host(self, environ: dict[str, Any]) -> str | None:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        domain, _ = split_domain_port(host)
+        return host if domain and validate_host(domain, self.allowed_hosts) else None
+
+    def _is_secure(self, environ: dict[str, Any]) -> bool:
+        if self.proxy_ssl_header:
+            header, secure_value = self.proxy_ssl_header
+            value = environ.get(header)
+            if value is not None:
+                return bool(value.split(",", 1)[0].strip() == secure_value)
+        return bool(environ.get("wsgi.url_scheme") == "https")
+
+    # --- a hit ---------------------------------------------------------------------------
+
+    def _replay(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        kind: str,
+        entry: read_cache.Entry,
+        secure: bool,
+        started: float,
+    ) -> Iterable[bytes]:
+        request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        headers = [*entry.headers, (REQUEST_ID_HEADER, request_id)]
+        if secure and self.hsts:
+            headers.append(("Strict-Transport-Security", self.hsts))
+        etag = next((value for name, value in entry.headers if name.lower() == "etag"), None)
+        if etag and if_none_match_hits(environ.get("HTTP_IF_NONE_MATCH"), etag):
+            status, result, body = "304 Not Modified", "not_modified", b""
+            headers = [pair for pair in headers if pair[0].lower() not in _NOT_IN_304]
+        else:
+            status, result, body = "200 OK", "hit", entry.body
+        start_response(status, headers)
+        RESPONSES.labels(kind=kind, result=result).inc()
+        logger.info(
+            "request_finished",
+            request_id=request_id,
+            method=environ["REQUEST_METHOD"],
+            path=environ.get("PATH_INFO"),
+            route="books/<pk>/" if kind == "book" else "books/",
+            view="book-detail" if kind == "book" else "book-list",
+            status=int(status[:3]),
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            user_id=None,
+            read_cache=result,
+        )
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+    # --- a miss --------------------------------------------------------------------------
+
+    def _fill(
+        self, environ: dict[str, Any], start_response: StartResponse, kind: str, key: str
+    ) -> Iterable[bytes]:
+        response: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            response["status"], response["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, capture)
+        entry_version = self._storable(environ, kind, response)
+        if entry_version is None:
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        headers = [pair for pair in response["headers"] if pair[0].lower() not in _NOT_REPLAYED]
+        RESPONSES.labels(kind=kind, result="miss").inc()
+        # A cache failure only means the next reader tries again.
+        with contextlib.suppress(read_cache.CacheUnavailable):
+            entry = read_cache.Entry(entry_version, headers, body)
+            read_cache.get_store().store(key, entry, self.ttl)
+        return [body]
+
+    def _storable(self, environ: dict[str, Any], kind: str, response: dict[str, Any]) -> int | None:
+        """The version to store the response at, or None if it must not be stored."""
+        if environ["REQUEST_METHOD"] != "GET" or not response.get("status", "").startswith("200"):
+            return None
+        headers = {name.lower(): value for name, value in response["headers"]}
+        if headers.get("content-type") != "application/json" or "set-cookie" in headers:
+            return None
+        if kind == "list":
+            return 1  # one generation's pages never change: the first stored stands
+        etag = _BOOK_ETAG.match(headers.get("etag", ""))
+        if etag is None or environ.get("PATH_INFO") != f"{LIST_PATH}{etag.group(1)}/":
+            return None
+        return int(etag.group(2))
+
+
+def _hsts_header() -> str:
+    """Strict-Transport-Security as django.middleware.security.SecurityMiddleware sends it."""
+    seconds = settings.SECURE_HSTS_SECONDS
+    if not seconds:
+        return ""
+    value = f"max-age={seconds}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return value

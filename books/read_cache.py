@@ -1,0 +1,312 @@
+"""The shared cache of rendered book reads, and its invalidation by every write.
+
+What is cached: whole anonymous JSON responses (headers and body) of a book's URL and of list
+pages, stored by books.hot_path, which also answers from it. What must never happen: a read
+that starts after a write was acknowledged returns the book as it was before. Three rules
+hold that, without locks:
+
+- A book's entry carries its version (the number in its ETag). Storing is "set if newer":
+  an entry is replaced only by a higher version, so a slow reader that fetched the old row
+  before a write cannot put it back after the writer's invalidation.
+- A write, once committed and before it is acknowledged, leaves a fence on the book's key:
+  ``T<n>`` refuses every version up to ``n`` (the old ones; a deleted book fences all).
+- List pages are stored under a list generation that every write increments after commit.
+  A reader takes the generation before it queries the database, so a page built from rows
+  older than a write is stored under a generation nobody asks for any more.
+
+Everything is namespaced by an epoch. A process that fails to reach the cache (so a write's
+fence may be missing) stops using the cache and, when the cache answers again, increments the
+epoch before anything else: every entry stored before is abandoned. See docs/performance.md.
+
+Two stores implement the same operations: Redis (one round trip each, Lua scripts, shared by
+every worker and host) and Django's cache API (the local-memory default of `make run` and the
+SQLite test run; one process, so a lock makes each operation atomic).
+"""
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+#: A fence above every version: the book is gone (ids are never reused).
+DELETED = 2**62
+
+_ENTRY = b"E"
+_FENCE = b"T"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A cached response: its version (0 for list pages), headers and body."""
+
+    version: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def encode(self) -> bytes:
+        import orjson
+
+        return b"%s%d\n%s\n%s" % (_ENTRY, self.version, orjson.dumps(self.headers), self.body)
+
+    @classmethod
+    def decode(cls, blob: bytes | None) -> "Entry | None":
+        """The entry in ``blob``; None for nothing or a fence."""
+        if not blob or not blob.startswith(_ENTRY):
+            return None
+        import orjson
+
+        head, headers, body = blob.split(b"\n", 2)
+        return cls(int(head[1:]), [tuple(pair) for pair in orjson.loads(headers)], body)  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What one round trip to the cache found: the anon counter, the key and any entry."""
+
+    anon_count: int | None
+    key: str
+    entry: Entry | None
+
+
+class Store(Protocol):
+    def lookup(self, kind: str, name: str, counter: str | None, counter_ttl: int) -> Lookup: ...
+
+    def store(self, key: str, entry: Entry, ttl: int) -> None: ...
+
+    def books_changed(self, fences: dict[int, int], ttl: int) -> None: ...
+
+
+class CacheUnavailable(Exception):
+    """The cache could not be reached; the caller serves from the database."""
+
+
+# --- Redis --------------------------------------------------------------------------------
+
+# ARGV: prefix, kind ("d" book, "l" list page), name (id or page digest), anon counter key
+# ("" for none), its lifetime. Returns {anon count or -1, key, stored value or false}.
+_LOOKUP = """
+local count = -1
+if ARGV[4] ~= '' then
+  count = redis.call('INCR', ARGV[4])
+  if count == 1 then redis.call('EXPIRE', ARGV[4], ARGV[5]) end
+end
+local epoch = redis.call('GET', ARGV[1] .. 'epoch') or '0'
+local key
+if ARGV[2] == 'd' then
+  key = ARGV[1] .. 'd:' .. epoch .. ':' .. ARGV[3]
+else
+  local generation = redis.call('GET', ARGV[1] .. 'lists') or '0'
+  key = ARGV[1] .. 'l:' .. epoch .. ':' .. generation .. ':' .. ARGV[3]
+end
+return {count, key, redis.call('GET', key)}
+"""
+
+# KEYS[1]: the key. ARGV: version, value, lifetime. Stored only over an older entry or fence.
+_STORE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local stored = tonumber(string.match(current, '^[ET](%d+)'))
+  if stored and stored >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+# ARGV: prefix, lifetime, then id and fence pairs. Raises each book's fence (never lowers
+# it, and keeps an entry already newer than the fence), then moves lists to a new generation.
+_CHANGED = """
+local epoch = redis.call('GET', ARGV[1] .. 'epoch') or '0'
+for i = 3, #ARGV, 2 do
+  local key = ARGV[1] .. 'd:' .. epoch .. ':' .. ARGV[i]
+  local fence = tonumber(ARGV[i + 1])
+  local current = redis.call('GET', key)
+  local stored = current and tonumber(string.match(current, '^[ET](%d+)'))
+  if not stored or stored <= fence then
+    redis.call('SET', key, 'T' .. ARGV[i + 1], 'EX', ARGV[2])
+  end
+end
+redis.call('INCR', ARGV[1] .. 'lists')
+return 1
+"""
+
+
+class RedisStore:
+    """The store on django-redis's connection pool, outside its pickling and key scheme."""
+
+    def __init__(self) -> None:
+        client = cache.client.get_client(write=True)  # type: ignore[attr-defined]
+        self.client = client
+        self.prefix = cache.make_key("rc:")
+        self._lookup = client.register_script(_LOOKUP)
+        self._store = client.register_script(_STORE)
+        self._changed = client.register_script(_CHANGED)
+
+    def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        from redis.exceptions import RedisError
+
+        with _health.guard(self):
+            try:
+                return script(keys=keys, args=args)
+            except RedisError as error:
+                raise CacheUnavailable(str(error)) from error
+
+    def lookup(self, kind: str, name: str, counter: str | None, counter_ttl: int) -> Lookup:
+        counter_key = cache.make_key(counter) if counter else ""
+        count, key, blob = self._run(
+            self._lookup, [], [self.prefix, kind, name, counter_key, counter_ttl]
+        )
+        return Lookup(None if count < 0 else int(count), key.decode(), Entry.decode(blob))
+
+    def store(self, key: str, entry: Entry, ttl: int) -> None:
+        self._run(self._store, [key], [entry.version, entry.encode(), ttl])
+
+    def books_changed(self, fences: dict[int, int], ttl: int) -> None:
+        args: list[Any] = [self.prefix, ttl]
+        for book_id, fence in fences.items():
+            args += [book_id, fence]
+        self._run(self._changed, [], args)
+
+    def new_epoch(self) -> None:
+        self.client.incr(self.prefix + "epoch")
+
+
+# --- Django's cache API (local memory) ----------------------------------------------------
+
+
+class DjangoCacheStore:
+    """The same operations on any Django cache; atomic within one process only."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def lookup(self, kind: str, name: str, counter: str | None, counter_ttl: int) -> Lookup:
+        from core.throttling import count_hit
+
+        count = count_hit(counter, counter_ttl) if counter else None
+        with self._lock:
+            epoch = cache.get("rc:epoch", 0)
+            if kind == "d":
+                key = f"rc:d:{epoch}:{name}"
+            else:
+                key = f"rc:l:{epoch}:{cache.get('rc:lists', 0)}:{name}"
+            return Lookup(count, key, Entry.decode(cache.get(key)))
+
+    @staticmethod
+    def _stored_version(blob: bytes | None) -> int | None:
+        if not blob:
+            return None
+        return int(blob[1:].split(b"\n", 1)[0])
+
+    def store(self, key: str, entry: Entry, ttl: int) -> None:
+        with self._lock:
+            stored = self._stored_version(cache.get(key))
+            if stored is None or stored < entry.version:
+                cache.set(key, entry.encode(), ttl)
+
+    def books_changed(self, fences: dict[int, int], ttl: int) -> None:
+        with self._lock:
+            epoch = cache.get("rc:epoch", 0)
+            for book_id, fence in fences.items():
+                key = f"rc:d:{epoch}:{book_id}"
+                stored = self._stored_version(cache.get(key))
+                if stored is None or stored <= fence:
+                    cache.set(key, b"%s%d" % (_FENCE, fence), ttl)
+            try:
+                cache.incr("rc:lists")
+            except ValueError:
+                cache.set("rc:lists", 1, None)
+
+    def new_epoch(self) -> None:
+        with self._lock:
+            try:
+                cache.incr("rc:epoch")
+            except ValueError:
+                cache.set("rc:epoch", 1, None)
+
+
+# --- Health: stop trusting the cache after a failure until the epoch has moved -------------
+
+
+class _Health:
+    """Per process: after any failure, entries may lack a fence, so none is trusted again
+    until this process has opened a new epoch (its first successful call does that)."""
+
+    def __init__(self) -> None:
+        self.suspect = False
+        self._lock = threading.Lock()
+
+    def guard(self, store: Any) -> "_Guard":
+        return _Guard(self, store)
+
+
+class _Guard:
+    def __init__(self, health: _Health, store: Any) -> None:
+        self.health = health
+        self.store = store
+
+    def __enter__(self) -> None:
+        if self.health.suspect:
+            with self.health._lock:
+                if self.health.suspect:
+                    try:
+                        self.store.new_epoch()
+                    except Exception as error:
+                        raise CacheUnavailable(str(error)) from error
+                    self.health.suspect = False
+
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
+        if exc_type is not None:
+            self.health.suspect = True
+
+
+_health = _Health()
+_store: Store | None = None
+
+
+def get_store() -> Store:
+    global _store
+    if _store is None:
+        _store = RedisStore() if hasattr(cache, "client") else DjangoCacheStore()
+    return _store
+
+
+def enabled() -> bool:
+    return bool(settings.READ_CACHE_ENABLED)
+
+
+def ttl() -> int:
+    return int(settings.READ_CACHE_TTL)
+
+
+# --- Invalidation, called by books.services and the importer -------------------------------
+
+
+def books_changed(fences: dict[int, int], *, using: str | None = None) -> None:
+    """Fence these books (id → highest stale version) and renew the lists, after commit.
+
+    Called inside the writing transaction; runs when it commits (at once outside one), before
+    the write is acknowledged. A cache failure is logged by the health guard and ends in a
+    new epoch, never in a failed write.
+    """
+
+    def invalidate() -> None:
+        try:
+            with _health.guard(get_store()):
+                get_store().books_changed(fences, ttl())
+        except Exception:  # the guard has marked the process: entries are abandoned
+            _health.suspect = True
+
+    transaction.on_commit(invalidate, using=using)
+
+
+def book_written(book_id: int, version: int) -> None:
+    """A book now stored at ``version``: every older version is stale."""
+    books_changed({book_id: version - 1})
+
+
+def books_deleted(book_ids: Iterable[int]) -> None:
+    books_changed(dict.fromkeys(book_ids, DELETED))
