@@ -76,15 +76,17 @@ class CachedReads:
     def _configure(self) -> None:
         self.enabled = read_cache.enabled()
         self.ttl = read_cache.ttl()
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get("anon")
+        # The rate as DRF's throttles read it, so both paths count against one limit.
+        rate = AnonRateThrottle.THROTTLE_RATES.get("anon")
         throttled = any(
-            issubclass(cls, AnonRateThrottle) for cls in api_settings.DEFAULT_THROTTLE_CLASSES
+            isinstance(cls, type) and issubclass(cls, AnonRateThrottle)
+            for cls in api_settings.DEFAULT_THROTTLE_CLASSES
         )
-        self.anon_limit, self.anon_window = (
-            SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
-            if rate and throttled
-            else (None, 0)
-        )
+        self.anon_limit: int | None = None
+        self.anon_window = 0
+        if rate and throttled:
+            limit, window = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+            self.anon_limit, self.anon_window = limit, int(window or 0)
         self.session_cookie = f"{settings.SESSION_COOKIE_NAME}="
         self.allowed_hosts = settings.ALLOWED_HOSTS
         self.proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER
@@ -148,7 +150,9 @@ class CachedReads:
         )
 
     def _allowed_host(self, environ: dict[str, Any]) -> str | None:
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        # No Host header, or an empty one: Django's to answer (a 400, or a page whose links
+        # name the server's own address), never a cached page.
+        host = environ.get("HTTP_HOST", "")
         domain, _ = split_domain_port(host)
         return host if domain and validate_host(domain, self.allowed_hosts) else None
 

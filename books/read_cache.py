@@ -23,7 +23,9 @@ every worker and host) and Django's cache API (the local-memory default of `make
 SQLite test run; one process, so a lock makes each operation atomic).
 """
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -187,7 +189,7 @@ class DjangoCacheStore:
         from core.throttling import count_hit
 
         count = count_hit(counter, counter_ttl) if counter else None
-        with self._lock:
+        with _health.guard(self), self._lock:
             epoch = cache.get("rc:epoch", 0)
             if kind == "d":
                 key = f"rc:d:{epoch}:{name}"
@@ -202,13 +204,13 @@ class DjangoCacheStore:
         return int(blob[1:].split(b"\n", 1)[0])
 
     def store(self, key: str, entry: Entry, ttl: int) -> None:
-        with self._lock:
+        with _health.guard(self), self._lock:
             stored = self._stored_version(cache.get(key))
             if stored is None or stored < entry.version:
                 cache.set(key, entry.encode(), ttl)
 
     def books_changed(self, fences: dict[int, int], ttl: int) -> None:
-        with self._lock:
+        with _health.guard(self), self._lock:
             epoch = cache.get("rc:epoch", 0)
             for book_id, fence in fences.items():
                 key = f"rc:d:{epoch}:{book_id}"
@@ -233,14 +235,53 @@ class DjangoCacheStore:
 
 class _Health:
     """Per process: after any failure, entries may lack a fence, so none is trusted again
-    until this process has opened a new epoch (its first successful call does that)."""
+    until this process has opened a new epoch.
+
+    The next call that reaches the cache opens it; so does a background thread that retries
+    twice a second, so that an idle process which failed to fence a write cannot leave other
+    processes serving the old version for long (for at most READ_CACHE_TTL, when every entry
+    expires anyway, if the cache stays out of this process's reach).
+    """
+
+    retry_interval = 0.5
 
     def __init__(self) -> None:
         self.suspect = False
         self._lock = threading.Lock()
+        self._retrying = False
 
     def guard(self, store: Any) -> "_Guard":
         return _Guard(self, store)
+
+    def renew(self, store: Any) -> None:
+        """Open a new epoch if a failure is pending. Raises CacheUnavailable if it can't."""
+        if not self.suspect:
+            return
+        with self._lock:
+            if self.suspect:
+                try:
+                    store.new_epoch()
+                except Exception as error:
+                    raise CacheUnavailable(str(error)) from error
+                self.suspect = False
+
+    def failed(self, store: Any) -> None:
+        self.suspect = True
+        with self._lock:
+            if self._retrying:
+                return
+            self._retrying = True
+        threading.Thread(target=self._retry, args=(store,), daemon=True).start()
+
+    def _retry(self, store: Any) -> None:
+        deadline = time.monotonic() + ttl()
+        try:
+            while self.suspect and time.monotonic() < deadline:
+                time.sleep(self.retry_interval)
+                with contextlib.suppress(CacheUnavailable):
+                    self.renew(store)
+        finally:
+            self._retrying = False
 
 
 class _Guard:
@@ -249,18 +290,11 @@ class _Guard:
         self.store = store
 
     def __enter__(self) -> None:
-        if self.health.suspect:
-            with self.health._lock:
-                if self.health.suspect:
-                    try:
-                        self.store.new_epoch()
-                    except Exception as error:
-                        raise CacheUnavailable(str(error)) from error
-                    self.health.suspect = False
+        self.health.renew(self.store)
 
     def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
         if exc_type is not None:
-            self.health.suspect = True
+            self.health.failed(self.store)
 
 
 _health = _Health()
@@ -282,6 +316,11 @@ def ttl() -> int:
     return int(settings.READ_CACHE_TTL)
 
 
+#: A fence outlives the entries it guards by this much, so that a reader slower than the TTL
+#: (bounded by the server's request timeout) still finds it.
+FENCE_MARGIN_SECONDS = 60
+
+
 # --- Invalidation, called by books.services and the importer -------------------------------
 
 
@@ -294,11 +333,12 @@ def books_changed(fences: dict[int, int], *, using: str | None = None) -> None:
     """
 
     def invalidate() -> None:
+        store = get_store()
         try:
-            with _health.guard(get_store()):
-                get_store().books_changed(fences, ttl())
-        except Exception:  # the guard has marked the process: entries are abandoned
-            _health.suspect = True
+            with _health.guard(store):
+                store.books_changed(fences, ttl() + FENCE_MARGIN_SECONDS)
+        except Exception:  # the guard has marked the process; a write never fails for it
+            _health.failed(store)
 
     transaction.on_commit(invalidate, using=using)
 

@@ -54,6 +54,8 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
     """SimpleRateThrottle's rates, scopes and keys, counted by ``count_hit``."""
 
     window_ends_at: float = 0.0
+    num_requests: int  # set from the rate by SimpleRateThrottle
+    duration: int
 
     def allow_request(self, request: Request, view: Any) -> bool:
         if self.rate is None:

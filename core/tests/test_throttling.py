@@ -6,6 +6,7 @@ from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from books.tests.factories import BookFactory
 from core.throttling import (
     AnonRateThrottle,
     UserRateThrottle,
@@ -13,8 +14,6 @@ from core.throttling import (
     count_hit,
     window_of,
 )
-
-from books.tests.factories import BookFactory
 
 
 @pytest.fixture
