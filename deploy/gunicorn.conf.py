@@ -1,6 +1,6 @@
 """gunicorn settings for the production server, read from the environment.
 
-HOST and PORT choose the address; WEB_CONCURRENCY the worker processes (default: two per
+HOST and PORT choose the address; WEB_CONCURRENCY the worker processes (default: one per
 core) and GUNICORN_THREADS the threads in each (default 4): threads overlap the waits on
 the database and cache without a process's memory each. PROMETHEUS_MULTIPROC_DIR (optional)
 is where the workers keep their metrics for /metrics; LOG_FORMAT and DEBUG choose the format
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from gunicorn.workers.base import Worker
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+# One worker per core: measured as fast as two per core, with a better p99 and half the
+# memory and database connections (docs/performance.md, "Production server").
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
