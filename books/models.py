@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
-from django.db.models.functions import Length
+from django.db.models import F
+from django.db.models.functions import Length, Upper
 from django.db.models.lookups import Exact, GreaterThan, LessThanOrEqual
 
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
@@ -66,7 +67,9 @@ class Book(models.Model):
         max_length=AUTHOR_MAX_LENGTH, validators=[ProhibitNullCharactersValidator()]
     )
     publication_date = models.DateField()
-    isbn = IsbnField(unique=True, verbose_name="ISBN")
+    # Unique by the constraint "book_isbn_unique" below: unique=True would also give PostgreSQL
+    # a varchar_pattern_ops index for LIKE 'prefix%' that nothing uses and every write pays.
+    isbn = IsbnField(verbose_name="ISBN")
     summary = models.TextField(
         blank=True,
         default="",
@@ -79,7 +82,22 @@ class Book(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The list is read in keyset order, (field, id) or (field DESC, id DESC): one B-tree
+        # per sort field, read forwards or backwards, gives any page in index order, with no
+        # sort. The search has its GIN index too, on PostgreSQL only (migration 0003).
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="book_created_at_id_idx"),
+            models.Index(fields=["title", "id"], name="book_title_id_idx"),
+            models.Index(fields=["author", "id"], name="book_author_id_idx"),
+            models.Index(fields=["publication_date", "id"], name="book_published_id_idx"),
+            # ?author= is iexact, UPPER(author::text) = UPPER(%s) on PostgreSQL: this finds
+            # an author's books already in the default order (newest first).
+            models.Index(
+                Upper("author"), F("created_at"), F("id"), name="book_author_upper_created_idx"
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["isbn"], name="book_isbn_unique"),
             # The database holds these rules too, so no write path can break them.
             # SQLite does not enforce varchar lengths, hence the explicit length checks.
             models.CheckConstraint(

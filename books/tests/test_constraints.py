@@ -48,9 +48,9 @@ def _snapshot() -> list[dict]:
     return list(Book.objects.order_by("pk").values())
 
 
-#: What the unique index on isbn is called in the error: "books_book.isbn" (SQLite) or
-#: "books_book_isbn_key" (PostgreSQL).
-UNIQUE_ISBN = "books_book.isbn"
+#: How the error names the unique constraint on isbn: "books_book.isbn" (SQLite) or
+#: "book_isbn_unique" (PostgreSQL).
+UNIQUE_ISBN = r"books_book\.isbn|book_isbn_unique"
 
 
 def _refused_by(constraint: str, varchar_overflow: bool = False):  # type: ignore[no-untyped-def]
