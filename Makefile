@@ -8,7 +8,7 @@ DEMO_BOOKS ?= 300
 export HOST PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test browser faults schemathesis lint format requirements bench-import clean
+.PHONY: help run dev test browser wrk faults schemathesis lint format requirements bench bench-import clean
 
 help:
 	@echo "make run    - install, migrate, load demo books, serve on http://$(HOST):$(PORT)/"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make faults - Redis/PostgreSQL outages and worker signals (docs/reliability.md)"
 	@echo "make schemathesis - fuzz the running API from its OpenAPI schema"
+	@echo "make bench  - load benchmark: ours vs the lecture's code and a ceiling (ROWS=, SOAK=, QUICK=1, BENCH_ARGS=)"
 	@echo "make bench-import - import rate into PostgreSQL vs plain COPY (BENCH_ARGS=--rows N)"
 	@echo "make requirements - re-pin requirements*.txt from pyproject.toml"
 
@@ -55,12 +56,16 @@ dev: $(VENV)/.installed-dev
 	$(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# The whole suite, browser tests included (they need Chromium: installed here when missing).
-test: $(VENV)/.installed-dev browser
+# The whole suite, browser tests included (they need Chromium, and the benchmark's Lua tests
+# need wrk: both installed here when missing).
+test: $(VENV)/.installed-dev browser wrk
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 browser:
 	@scripts/ensure-chromium.sh
+
+wrk:
+	@scripts/ensure-wrk.sh
 
 # Outages of Redis and PostgreSQL and worker signals, on private servers the tests start
 # (needs PostgreSQL 15 binaries and redis-server; root or a user who may run initdb).
@@ -85,6 +90,11 @@ requirements: $(VENV)/.installed-dev
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.txt pyproject.toml
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --constraint requirements.txt \
 		--output-file requirements-dev.txt pyproject.toml
+
+# Load benchmark against PostgreSQL and Redis, with wrk (bench/run.py; installed when missing).
+# make bench ROWS=1000000 | make bench SOAK=300 | make bench QUICK=1 | make bench BENCH_ARGS='--only ours'
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py $(if $(ROWS),--rows $(ROWS)) $(if $(SOAK),--soak $(SOAK)) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # Import rate into PostgreSQL against a plain COPY of the same file (docs/import.md).
 bench-import: $(VENV)/.installed-dev

@@ -1,0 +1,1 @@
+"""Reference systems the benchmark measures ours against."""

@@ -1,0 +1,896 @@
+"""Load benchmark of the API (``make bench``): ours against the lecture's code and a ceiling.
+
+One deterministic catalogue of N books (default 100,000) is loaded into every system:
+
+- ours: the production server (bench/servers.py) on PostgreSQL and Redis, loaded through
+  ``manage.py import_books``;
+- production reference: the lecture's code with DEBUG off and PageNumberPagination, gunicorn
+  with 2 sync workers, PostgreSQL (loaded by COPY);
+- seed: the lecture's code exactly as written, ``manage.py runserver`` on SQLite, DEBUG on;
+- ceiling: a bare WSGI app with a fixed 300-byte body (bench/ceiling.py) on our server.
+
+Each server runs alone while wrk drives it from another process over loopback (bench/lua).
+Prints one table (requests/s, p50, p99, errors, ratios of ours to each), our workers' memory,
+and writes everything to bench/results/<timestamp>.json and bench/results/latest.json.
+
+    .venv/bin/python bench/run.py [--rows N] [--quick] [--duration S] [--connections C]
+        [--only ours,ceiling] [--soak SECONDS] [--compare bench/results/OLD.json]
+
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bench_ours) is our database and
+names the server of the reference's (bench_reference); both are created and dropped by the
+run. REDIS_URL (default redis://127.0.0.1:6379/9) is emptied before and after.
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import databases, report, servers  # noqa: E402 - needs ROOT on the path
+from bench.data import Catalogue, write_catalogue  # noqa: E402
+from bench.deep_cursors import deep_positions  # noqa: E402
+from bench.wrk import Load, LoadResult, LoadShape, run_wrk  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_ours"
+REFERENCE_DATABASE = "bench_reference"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
+# A fixed key, so the cursors made before the server starts verify in it. Not a secret.
+SECRET_KEY = "bench-only-fixed-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
+# One loopback client is every request: the default throttles would turn it away.
+UNTHROTTLED = "100000000/min"
+#: Books whose detail the "hot cache" scenario reads (all of them below this).
+HOT_IDS = 10_000
+#: Above this many rows the seed's unpaginated list (the whole table per request) is skipped.
+SEED_LIST_MAX_ROWS = 200_000
+#: The soak samples memory, and starts a new wrk run, this often.
+SOAK_SAMPLE_SECONDS = 10.0
+#: Growth beyond this fraction of the level after the first minute counts as growing memory.
+SOAK_GROWTH_LIMIT = 0.10
+
+SYSTEMS = report.SYSTEMS
+SCENARIOS = {
+    "detail": "detail, random id (hot cache)",
+    "detail_uncached": "detail, random id (cache off)",
+    "list_first": "list, first page",
+    "list_deep": "list, deep page",
+    "search": "search: 2 words + author",
+    "create": "create (POST)",
+    "update": "update (PATCH)",
+    "ceiling": "ceiling: fixed 300-byte body",
+}
+
+
+@dataclass
+class Options:
+    rows: int
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+    systems: tuple[str, ...]
+    soak: float
+    compare: Path | None
+    seed: int
+    workers: int | None
+    quick: bool
+
+
+@dataclass
+class Prepared:
+    """Everything a system's load needs: where its books' ids are, and its paths files."""
+
+    low_id: int = 0
+    high_id: int = 0
+    deep_paths: Path | None = None
+    search_paths: Path | None = None
+    token: str = ""
+    load_seconds: float = 0.0
+
+
+@dataclass
+class Run:
+    """State of one benchmark run, kept for the results file and for cleaning up."""
+
+    options: Options
+    workdir: Path
+    database_url: str
+    reference_url: str
+    redis_url: str
+    measurements: report.Measurements = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    ports: set[int] = field(default_factory=set)
+    isbn_prefixes: Iterator[int] = field(default_factory=lambda: iter(()))
+
+    def log(self, message: str) -> None:
+        print(message, flush=True)
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+        self.log(f"  note: {message}")
+
+    def record(self, scenario: str, system: str, entry: dict[str, Any]) -> None:
+        self.measurements.setdefault(scenario, {})[system] = entry
+
+    def skip(self, scenario: str, system: str, reason: str) -> None:
+        self.record(scenario, system, {"skipped": reason})
+
+
+# --- arguments ---------------------------------------------------------------------------
+
+
+def parse_options(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rows", type=int, help="books to load (default 100,000; quick 2,000)")
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: small and short")
+    parser.add_argument("--duration", type=float, help="seconds per scenario (default 10)")
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up before each scenario")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (at most 10)")
+    parser.add_argument(
+        "--only", default=",".join(SYSTEMS), help=f"systems to run, of {','.join(SYSTEMS)}"
+    )
+    parser.add_argument("--soak", type=float, default=0, help="seconds of mixed load on ours")
+    parser.add_argument("--compare", type=Path, help="an earlier results JSON to compare ours to")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated catalogue")
+    parser.add_argument("--workers", type=int, help="our WEB_CONCURRENCY (default: production's)")
+    arguments = parser.parse_args(argv)
+    systems = tuple(name.strip() for name in arguments.only.split(",") if name.strip())
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown or not systems:
+        parser.error(f"--only takes some of {', '.join(SYSTEMS)}; not {', '.join(unknown)}")
+    if not 1 <= arguments.threads <= 10:
+        parser.error("--threads must be 1 to 10 (each thread has one ISBN digit)")
+    if arguments.connections < 1:
+        parser.error("--connections must be at least 1")
+    quick = bool(arguments.quick)
+    rows = arguments.rows or (2_000 if quick else 100_000)
+    if rows < 100:
+        parser.error("--rows must be at least 100")
+    return Options(
+        rows=rows,
+        duration=arguments.duration or (2.0 if quick else 10.0),
+        warmup=arguments.warmup if arguments.warmup is not None else (0.0 if quick else 2.0),
+        connections=arguments.connections,
+        threads=arguments.threads,
+        systems=tuple(name for name in SYSTEMS if name in systems),
+        soak=arguments.soak,
+        compare=arguments.compare,
+        seed=arguments.seed,
+        workers=arguments.workers,
+        quick=quick,
+    )
+
+
+# --- environment and commands ------------------------------------------------------------
+
+
+def our_environment(run: Run, *, read_cache: bool = True) -> dict[str, str]:
+    """What our production server (and our management commands) get."""
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": run.database_url,
+        "REDIS_URL": run.redis_url,
+        "THROTTLE_ANON_RATE": UNTHROTTLED,
+        "THROTTLE_USER_RATE": UNTHROTTLED,
+        "LOG_LEVEL": "WARNING",
+        "READ_CACHE_ENABLED": "true" if read_cache else "false",
+        "DJANGO_SETTINGS_MODULE": "bookstore.settings",
+    }
+    if run.options.workers:
+        env["WEB_CONCURRENCY"] = str(run.options.workers)
+    return env
+
+
+def run_command(
+    command: list[str], *, env: dict[str, str], cwd: Path = ROOT, what: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one of our or the seed's management commands; fail with its output."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "DATABASE_URL", "REDIS_URL")
+    }
+    completed = subprocess.run(  # noqa: S603 - our own command lines
+        command,
+        cwd=cwd,
+        env={**inherited, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed ({completed.returncode}):\n{completed.stdout[-3000:]}\n"
+            f"{completed.stderr[-3000:]}"
+        )
+    return completed
+
+
+def manage(*arguments: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *arguments]
+
+
+def seed_manage(*arguments: str) -> list[str]:
+    return [sys.executable, str(servers.SEED_PROJECT / "manage.py"), *arguments]
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def write_paths(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def search_paths(catalogue: Catalogue) -> list[str]:
+    return [
+        "/books/?" + urlencode({"search": " ".join(query.words), "author": query.author})
+        for query in catalogue.searches
+    ]
+
+
+def reference_deep_paths(rows: int, seed: int) -> list[str]:
+    """Page numbers of the same deep positions ours gets cursors for (20 books a page)."""
+    return [f"/books/?page={position // 20 + 1}" for position in deep_positions(rows, 300, seed)]
+
+
+def prepare_ours(run: Run, catalogue: Catalogue) -> Prepared:
+    env = our_environment(run)
+    started = time.perf_counter()
+    databases.recreate_database(run.database_url)
+    databases.flush_redis(run.redis_url)
+    run_command(manage("migrate", "--noinput", "-v0"), env=env, what="migrate (ours)")
+    migrated = time.perf_counter()
+    imported = run_command(
+        manage("import_books", str(catalogue.path), "--no-progress"),
+        env=env,
+        what="import_books",
+    )
+    summary = imported.stdout.strip().splitlines()
+    run.log(f"  ours: {summary[0] if summary else 'imported'}")
+    run.timings["ours_import_seconds"] = round(time.perf_counter() - migrated, 2)
+    databases.vacuum_analyze(run.database_url)
+    ids = databases.id_range(run.database_url)
+    if ids.count != catalogue.rows:
+        raise RuntimeError(f"ours holds {ids.count:,} books, not {catalogue.rows:,}")
+    token = run_command(
+        manage("create_api_user", "benchuser", "--password", secrets.token_urlsafe(24)),
+        env=env,
+        what="create_api_user",
+    ).stdout.split()[-1]
+    deep = run.workdir / "ours-deep.txt"
+    run_command(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "deep_cursors.py"),
+            str(deep),
+            "--seed",
+            str(run.options.seed),
+        ],
+        env=env,
+        what="deep_cursors",
+    )
+    return Prepared(
+        low_id=ids.low,
+        high_id=ids.high,
+        deep_paths=deep,
+        search_paths=write_paths(run.workdir / "ours-search.txt", search_paths(catalogue)),
+        token=token,
+        load_seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def prepare_reference(run: Run, catalogue: Catalogue) -> Prepared:
+    started = time.perf_counter()
+    databases.recreate_database(run.reference_url)
+    env = {"DJANGO_SETTINGS_MODULE": "bookstore.production_settings"}
+    env["DATABASE_URL"] = run.reference_url
+    run_command(
+        seed_manage("migrate", "--noinput", "-v0"),
+        env=env,
+        cwd=servers.SEED_PROJECT,
+        what="migrate (reference)",
+    )
+    seconds = databases.copy_books(run.reference_url, catalogue.path)
+    run.timings["reference_copy_seconds"] = round(seconds, 2)
+    databases.vacuum_analyze(run.reference_url)
+    ids = databases.id_range(run.reference_url)
+    return Prepared(
+        low_id=ids.low,
+        high_id=ids.high,
+        deep_paths=write_paths(
+            run.workdir / "reference-deep.txt", reference_deep_paths(catalogue.rows, 0)
+        ),
+        load_seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def seed_database(run: Run) -> Path:
+    return run.workdir / "seed.sqlite3"
+
+
+def prepare_seed(run: Run, catalogue: Catalogue) -> Prepared:
+    started = time.perf_counter()
+    path = seed_database(run)
+    path.unlink(missing_ok=True)
+    run_command(
+        seed_manage("migrate", "--noinput", "-v0"),
+        env={"SEED_SQLITE_PATH": str(path)},
+        cwd=servers.SEED_PROJECT,
+        what="migrate (seed)",
+    )
+    run.timings["seed_insert_seconds"] = round(databases.load_sqlite(path, catalogue.path), 2)
+    ids = databases.sqlite_id_range(path)
+    return Prepared(
+        low_id=ids.low, high_id=ids.high, load_seconds=round(time.perf_counter() - started, 2)
+    )
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+
+def hot_range(prepared: Prepared) -> tuple[int, int]:
+    """The ids the hot-cache detail reads: the first HOT_IDS (all, for smaller catalogues)."""
+    return prepared.low_id, min(prepared.high_id, prepared.low_id + HOT_IDS - 1)
+
+
+def detail_load(low: int, high: int, seed: int) -> Load:
+    return Load("detail", {"min_id": str(low), "max_id": str(high), "seed": str(seed)})
+
+
+def next_isbn_prefix(run: Run) -> str:
+    try:
+        return str(next(run.isbn_prefixes))
+    except StopIteration:
+        raise RuntimeError("out of ISBN prefixes for this run: shorten the soak") from None
+
+
+def write_load(run: Run, kind: str, prepared: Prepared, headers: dict[str, str]) -> Load:
+    """A create or update load; every wrk run of creates gets its own ISBN prefix."""
+    arguments = {"min_id": str(prepared.low_id), "max_id": str(prepared.high_id)}
+    if kind == "create":
+        arguments = {"isbn_prefix": next_isbn_prefix(run)}
+    return Load(kind, {**arguments, "seed": str(run.options.seed)}, headers)
+
+
+def measure(
+    run: Run,
+    server: servers.Server,
+    scenario: str,
+    system: str,
+    load: Load | Callable[[], Load],
+    shape: LoadShape | None = None,
+    *,
+    warm: bool = True,
+) -> LoadResult:
+    """Warm up, then measure one scenario; record and print the result."""
+    shape = shape or LoadShape(run.options.threads, run.options.connections, run.options.duration)
+    make = load if callable(load) else (lambda: load)
+    if warm and run.options.warmup > 0:
+        warmup = LoadShape(shape.threads, shape.connections, run.options.warmup)
+        run_wrk(server.url, make(), warmup)
+    load_before = os.getloadavg()[0]
+    result = run_wrk(server.url, make(), shape)
+    entry = result.as_dict()
+    # Other work on the machine competes for its cores: what it was, to judge the figures by.
+    entry["load_average_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    entry["wrk"] = {
+        "threads": shape.threads,
+        "connections": shape.connections,
+        "seconds": shape.seconds,
+        "timeout_seconds": shape.timeout_seconds,
+        "script": make().script,
+    }
+    run.record(scenario, system, entry)
+    p50 = "-" if result.p50_ms is None else f"{result.p50_ms:.2f}"
+    p99 = "-" if result.p99_ms is None else f"{result.p99_ms:.2f}"
+    run.log(
+        f"  {system:<9} {scenario:<16} {result.requests_per_second:>9,.1f} req/s  "
+        f"p50 {p50:>8} ms  p99 {p99:>8} ms  errors {result.errors:,}  "
+        f"(load {load_before:.1f})"
+    )
+    if result.errors:
+        statuses = ", ".join(f"{status}: {count:,}" for status, count in result.statuses.items())
+        run.log(f"    statuses {statuses}; socket errors {result.socket_errors:,}")
+        for sample in result.error_samples[:2]:
+            run.log(f"    e.g. {sample[:300]}")
+    return result
+
+
+@contextmanager
+def running(server: servers.Server, run: Run) -> Iterator[servers.Server]:
+    try:
+        server.wait_ready()
+        run.log(f"{server.name}: ready at {server.url} (log {server.log_path})")
+        yield server
+    finally:
+        server.stop()
+
+
+def worker_memory(server: servers.Server) -> dict[str, int | None]:
+    return {str(pid): servers.rss_kib(pid) for pid in server.worker_pids()}
+
+
+def read_each(url: str, paths: list[str], clients: int = 8) -> int:
+    """GET every path once from ``clients`` keep-alive connections; the count of non-200s."""
+    address = urlsplit(url)
+    shares = [paths[index::clients] for index in range(clients)]
+
+    def read(share: list[str]) -> int:
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+        failures = 0
+        try:
+            for path in share:
+                connection.request("GET", path, headers={"Accept": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                failures += response.status != 200
+        finally:
+            connection.close()
+        return failures
+
+    with ThreadPoolExecutor(clients) as pool:
+        return sum(pool.map(read, shares))
+
+
+def warm_cache(run: Run, server: servers.Server, low: int, high: int) -> None:
+    """Read every hot id once, so the hot-cache scenario starts with all of them cached."""
+    started = time.perf_counter()
+    failures = read_each(server.url, [f"/books/{id_}/" for id_ in range(low, high + 1)])
+    run.log(
+        f"  ours: read ids {low:,}-{high:,} once to fill the cache "
+        f"({time.perf_counter() - started:.1f} s, {failures} not 200)"
+    )
+
+
+def run_ceiling(run: Run) -> None:
+    port = servers.free_port(run.ports)
+    env = our_environment(run)
+    server = servers.start_production_server(
+        "ceiling",
+        "bench.ceiling:application",
+        port,
+        env,
+        run.workdir / "ceiling.log",
+        ready_path="/",
+    )
+    with running(server, run):
+        measure(run, server, "ceiling", "ceiling", detail_load(1, 1000, run.options.seed))
+
+
+def run_ours(run: Run, prepared: Prepared) -> None:
+    auth = {"Authorization": f"Token {prepared.token}"}
+    seed = run.options.seed
+    port = servers.free_port(run.ports)
+    server = servers.start_production_server(
+        "ours",
+        "bookstore.wsgi:application",
+        port,
+        our_environment(run),
+        run.workdir / "ours.log",
+    )
+    with running(server, run):
+        low, high = hot_range(prepared)
+        warm_cache(run, server, low, high)
+        run.memory["after_warmup_kib"] = worker_memory(server)
+        run.memory["workers"] = len(run.memory["after_warmup_kib"])
+        measure(run, server, "detail", "ours", detail_load(low, high, seed))
+        measure(run, server, "list_first", "ours", Load("paths", {"paths": str(first_page(run))}))
+        assert prepared.deep_paths is not None
+        assert prepared.search_paths is not None
+        measure(
+            run, server, "list_deep", "ours", Load("paths", {"paths": str(prepared.deep_paths)})
+        )
+        measure(run, server, "search", "ours", Load("paths", {"paths": str(prepared.search_paths)}))
+        measure(run, server, "create", "ours", lambda: write_load(run, "create", prepared, auth))
+        measure(run, server, "update", "ours", write_load(run, "update", prepared, auth))
+        run.memory["after_run_kib"] = worker_memory(server)
+        print_memory(run)
+
+    databases.flush_redis(run.redis_url)
+    port = servers.free_port(run.ports)
+    server = servers.start_production_server(
+        "ours (cache off)",
+        "bookstore.wsgi:application",
+        port,
+        our_environment(run, read_cache=False),
+        run.workdir / "ours-uncached.log",
+    )
+    with running(server, run):
+        measure(
+            run,
+            server,
+            "detail_uncached",
+            "ours",
+            detail_load(prepared.low_id, prepared.high_id, seed),
+        )
+
+
+def first_page(run: Run) -> Path:
+    return write_paths(run.workdir / "first-page.txt", ["/books/"])
+
+
+def run_reference(run: Run, prepared: Prepared) -> None:
+    port = servers.free_port(run.ports)
+    server = servers.start_reference_server(port, run.reference_url, run.workdir / "reference.log")
+    seed = run.options.seed
+    with running(server, run):
+        low, high = hot_range(prepared)
+        measure(run, server, "detail", "reference", detail_load(low, high, seed))
+        run.record(
+            "detail_uncached",
+            "reference",
+            {**run.measurements["detail"]["reference"], "same_as": "detail (it has no cache)"},
+        )
+        measure(
+            run,
+            server,
+            "list_first",
+            "reference",
+            Load("paths", {"paths": str(first_page(run))}),
+        )
+        assert prepared.deep_paths
+        measure(
+            run,
+            server,
+            "list_deep",
+            "reference",
+            Load("paths", {"paths": str(prepared.deep_paths)}),
+        )
+        run.skip("search", "reference", "the seed has no filters")
+        measure(run, server, "create", "reference", lambda: write_load(run, "create", prepared, {}))
+        measure(run, server, "update", "reference", write_load(run, "update", prepared, {}))
+
+
+def run_seed(run: Run, prepared: Prepared) -> None:
+    port = servers.free_port(run.ports)
+    server = servers.start_seed_server(port, seed_database(run), run.workdir / "seed.log")
+    seed = run.options.seed
+    with running(server, run):
+        low, high = hot_range(prepared)
+        measure(run, server, "detail", "seed", detail_load(low, high, seed))
+        run.record(
+            "detail_uncached",
+            "seed",
+            {**run.measurements["detail"]["seed"], "same_as": "detail (it has no cache)"},
+        )
+        if run.options.rows > SEED_LIST_MAX_ROWS:
+            run.skip("list_first", "seed", f"unpaginated: {run.options.rows:,} books per response")
+        else:
+            # The whole table in every response: few connections, a long timeout, so it
+            # reports its real rate instead of timing out.
+            seconds = max(2 * run.options.duration, 5.0)
+            shape = LoadShape(threads=1, connections=2, seconds=seconds, timeout_seconds=120)
+            measure(
+                run,
+                server,
+                "list_first",
+                "seed",
+                Load("paths", {"paths": str(first_page(run))}),
+                shape,
+                warm=False,
+            )
+        run.skip("list_deep", "seed", "unpaginated: there is no deep page")
+        run.skip("search", "seed", "the seed has no filters")
+        measure(run, server, "create", "seed", lambda: write_load(run, "create", prepared, {}))
+        measure(run, server, "update", "seed", write_load(run, "update", prepared, {}))
+
+
+# --- the soak ----------------------------------------------------------------------------
+
+
+def run_soak(run: Run, prepared: Prepared) -> None:
+    assert prepared.deep_paths is not None
+    assert prepared.search_paths is not None
+    port = servers.free_port(run.ports)
+    server = servers.start_production_server(
+        "ours (soak)",
+        "bookstore.wsgi:application",
+        port,
+        our_environment(run),
+        run.workdir / "ours-soak.log",
+        recycle_workers=False,
+    )
+    run.note("the soak's server keeps its workers (no max_requests), so a leak shows")
+
+    def mixed() -> Load:
+        return Load(
+            "mixed",
+            {
+                "min_id": str(prepared.low_id),
+                "max_id": str(prepared.high_id),
+                "paths": str(prepared.deep_paths),
+                "searches": str(prepared.search_paths),
+                "isbn_prefix": next_isbn_prefix(run),
+                "seed": str(run.options.seed),
+            },
+            {"Authorization": f"Token {prepared.token}"},
+        )
+
+    shape = LoadShape(run.options.threads, run.options.connections, SOAK_SAMPLE_SECONDS)
+    samples: list[dict[str, Any]] = []
+    chunks: list[dict[str, Any]] = []
+    with running(server, run):
+        run_wrk(server.url, mixed(), LoadShape(shape.threads, shape.connections, 5))
+        started = time.monotonic()
+        samples.append({"seconds": 0.0, "rss_kib": worker_memory(server)})
+        while time.monotonic() - started < run.options.soak:
+            result = run_wrk(server.url, mixed(), shape)
+            elapsed = round(time.monotonic() - started, 1)
+            samples.append({"seconds": elapsed, "rss_kib": worker_memory(server)})
+            chunks.append({"seconds": elapsed, **result.as_dict()})
+            rss = ", ".join(
+                f"{kib // 1024 if kib else '?'}" for kib in samples[-1]["rss_kib"].values()
+            )
+            run.log(
+                f"  soak {elapsed:>6.0f} s: {result.requests_per_second:,.0f} req/s, "
+                f"p99 {result.p99_ms or 0:,.0f} ms, errors {result.errors:,}; worker RSS MiB {rss}"
+            )
+    verdict = report.soak_verdict(samples, SOAK_GROWTH_LIMIT)
+    run.memory["soak"] = {
+        "seconds": run.options.soak,
+        "samples": samples,
+        "chunks": chunks,
+        "errors": sum(chunk["errors"] for chunk in chunks),
+        "requests": sum(chunk["requests"] for chunk in chunks),
+        **verdict,
+    }
+    for pid, worker in verdict["workers"].items():
+        run.log(
+            f"  worker {pid}: start {worker['start_kib'] / 1024:.1f} MiB, after 1 min "
+            f"{worker['baseline_kib'] / 1024:.1f}, end {worker['end_kib'] / 1024:.1f}, "
+            f"peak {worker['peak_kib'] / 1024:.1f}"
+        )
+    run.log(f"  soak verdict: {verdict['verdict']}")
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def print_memory(run: Run) -> None:
+    before, after = run.memory.get("after_warmup_kib", {}), run.memory.get("after_run_kib", {})
+    mib = lambda values: ", ".join(  # noqa: E731
+        f"{pid} {kib / 1024:.1f}" for pid, kib in values.items() if kib
+    )
+    run.log(f"  our workers' RSS MiB after warm-up: {mib(before)}")
+    run.log(f"  our workers' RSS MiB after the run: {mib(after)}")
+    if set(before) != set(after):
+        run.note(
+            "our workers were replaced during the run (gunicorn max_requests recycles a "
+            "worker after ~10,000 requests): compare totals, not pids"
+        )
+
+
+def git_revision() -> str | None:
+    """The checked-out commit, read from .git without running git."""
+    git = ROOT / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = head[5:]
+        if (git / ref).exists():
+            return (git / ref).read_text().strip()
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0]
+    except OSError:
+        return None
+    return None
+
+
+def wrk_version() -> str:
+    completed = subprocess.run(
+        ["wrk", "--version"],  # noqa: S607 - wrk from PATH, as the runs use it
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = (completed.stdout or completed.stderr).splitlines()
+    return lines[0].strip() if lines else "?"
+
+
+def machine_info(run: Run) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "wrk": wrk_version(),
+        "git_revision": git_revision(),
+    }
+    try:
+        info["postgresql"] = databases.server_version(
+            run.database_url.rsplit("/", 1)[0] + "/postgres"
+        )
+    except Exception as error:  # informational only
+        info["postgresql"] = f"unknown ({error})"
+    return info
+
+
+def write_results(result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{stamp}.json"
+    text = json.dumps(result, indent=2) + "\n"
+    path.write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    return path
+
+
+def print_comparison(result: dict[str, Any], previous_path: Path) -> list[dict[str, Any]]:
+    previous = json.loads(previous_path.read_text())
+    rows = report.compare_runs(result, previous)
+    print(
+        f"\nOurs now ({result['rows']:,} rows) against {previous_path} "
+        f"({previous.get('rows', '?'):,} rows): now / then"
+    )
+    print(f"{'scenario':<18}{'req/s':>10}{'p50':>10}{'p99':>10}{'errors':>16}   within 1.3x")
+    for row in rows:
+        values = [row["requests_per_second"], row["p50_latency"], row["p99_latency"]]
+        shown = "".join(f"{'-' if value is None else f'{value:.2f}x':>10}" for value in values)
+        errors = f"{row['errors_now']:,} / {row['errors_then']:,}"
+        verdict = "yes" if report.within_factor(row, 1.3) else "NO"
+        print(f"{row['scenario']:<18}{shown}{errors:>16}   {verdict}")
+    return rows
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    subprocess.run([str(ROOT / "scripts" / "ensure-wrk.sh")], check=True)  # noqa: S603
+
+    database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    databases.database_name(database_url)  # refuses a database not named bench...
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    base = random.SystemRandom().randrange(100, 500)
+    with ExitStack() as cleanup:
+        workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        run = Run(
+            options=options,
+            workdir=workdir,
+            database_url=database_url,
+            reference_url=databases.with_database(database_url, REFERENCE_DATABASE),
+            redis_url=redis_url,
+            isbn_prefixes=iter(range(base, 1000)),
+        )
+        print(
+            f"Benchmark: {options.rows:,} books; {', '.join(options.systems)}; "
+            f"wrk -t{options.threads} -c{options.connections}, {options.duration:g} s a scenario "
+            f"after {options.warmup:g} s of warm-up; {os.cpu_count()} cores, load average "
+            f"{load_before[0]:.2f}"
+        )
+        print(
+            f"Our server runs with THROTTLE_ANON_RATE and THROTTLE_USER_RATE at {UNTHROTTLED}: "
+            "one loopback client sends every request, and would otherwise be throttled."
+        )
+        if "ours" in options.systems:
+            cleanup.callback(_quietly, databases.drop_database, database_url)
+            cleanup.callback(_quietly, databases.flush_redis, redis_url)
+        if "reference" in options.systems:
+            cleanup.callback(_quietly, databases.drop_database, run.reference_url)
+
+        generated = time.perf_counter()
+        catalogue = write_catalogue(workdir / "books.csv", options.rows, options.seed)
+        run.timings["generate_seconds"] = round(time.perf_counter() - generated, 2)
+        size = catalogue.path.stat().st_size / 2**20
+        seconds = run.timings["generate_seconds"]
+        print(f"Generated {options.rows:,} books ({size:,.1f} MiB) in {seconds} s")
+
+        prepared: dict[str, Prepared] = {}
+        loaders = {"ours": prepare_ours, "reference": prepare_reference, "seed": prepare_seed}
+        for system, loader in loaders.items():
+            if system in options.systems:
+                prepared[system] = loader(run, catalogue)
+                print(f"Loaded {system} in {prepared[system].load_seconds} s")
+
+        if "ceiling" in options.systems:
+            run_ceiling(run)
+        if "ours" in options.systems:
+            run_ours(run, prepared["ours"])
+        if "reference" in options.systems:
+            run_reference(run, prepared["reference"])
+        if "seed" in options.systems:
+            run_seed(run, prepared["seed"])
+        if options.soak > 0 and "ours" in prepared:
+            run_soak(run, prepared["ours"])
+
+        load_after = os.getloadavg()
+        result: dict[str, Any] = {
+            "rows": options.rows,
+            "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "total_seconds": round(time.monotonic() - started, 1),
+            "systems": list(options.systems),
+            "scenarios": SCENARIOS,
+            "wrk": {
+                "threads": options.threads,
+                "connections": options.connections,
+                "duration_seconds": options.duration,
+                "warmup_seconds": options.warmup,
+                "hot_ids": HOT_IDS,
+            },
+            "server_environment": {
+                key: value
+                for key, value in our_environment(run).items()
+                if key not in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+            },
+            "server_command": servers.production_server_command("bookstore.wsgi:application"),
+            "measurements": run.measurements,
+            "ratios": report.compute_ratios(run.measurements),
+            "memory": run.memory,
+            "timings": run.timings,
+            "notes": run.notes,
+            "machine": {
+                **machine_info(run),
+                "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+            },
+        }
+        print()
+        report.print_table(
+            run.measurements,
+            SCENARIOS,
+            title=f"{options.rows:,} books, wrk -c{options.connections}, {options.duration:g} s",
+        )
+        if options.compare:
+            result["compare"] = {
+                "path": str(options.compare),
+                "rows": print_comparison(result, options.compare),
+            }
+        path = write_results(result)
+        print(
+            f"\nWrote {path.relative_to(ROOT)} and latest.json; {result['total_seconds']:.0f} s in "
+            f"all; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+        )
+    return 0
+
+
+def _quietly(function: Callable[[str], None], argument: str) -> None:
+    try:
+        function(argument)
+    except Exception as error:  # cleaning up: report, go on
+        print(f"cleanup: {function.__name__}({argument!r}) failed: {error}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nInterrupted: servers stopped, bench databases dropped.", file=sys.stderr)
+        sys.exit(130)
