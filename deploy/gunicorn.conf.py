@@ -29,9 +29,12 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
-# A bounded life per worker caps the effect of any slow leak; jitter avoids restarting all at once.
-max_requests = 10_000
-max_requests_jitter = 1_000
+# Recycling a worker after N requests (GUNICORN_MAX_REQUESTS, with 10 % jitter) is off by
+# default: under load a worker reaches any fixed N in seconds and pays its start-up again and
+# again (10,000 halved the benchmark's throughput), and `make bench SOAK=300` shows no growth
+# to recycle away (docs/performance.md).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
