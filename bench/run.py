@@ -201,7 +201,6 @@ def our_environment(run: Run, *, read_cache: bool = True) -> dict[str, str]:
         "REDIS_URL": run.redis_url,
         "THROTTLE_ANON_RATE": UNTHROTTLED,
         "THROTTLE_USER_RATE": UNTHROTTLED,
-        "LOG_LEVEL": "WARNING",
         "READ_CACHE_ENABLED": "true" if read_cache else "false",
         "DJANGO_SETTINGS_MODULE": "bookstore.settings",
     }
