@@ -14,6 +14,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from knox.crypto import hash_token
@@ -387,6 +388,21 @@ def test_an_expired_token_is_401_and_forgotten(user: Any, token: str) -> None:
     assert_401(response, "Invalid token.")
     assert Book.objects.count() == 0
     assert not AuthToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_request_reads_only_its_own_token_and_user(user: Any, token: str) -> None:
+    """One query authenticates: the user's other tokens are neither read nor swept."""
+    other, _ = AuthToken.objects.create(user=user)
+    AuthToken.objects.filter(pk=other.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+
+    with CaptureQueriesContext(connection) as queries:
+        response = token_client(token).get("/books/")
+
+    assert response.status_code == 200
+    token_queries = [q["sql"] for q in queries if "knox_authtoken" in q["sql"]]
+    assert len(token_queries) == 1, token_queries
+    assert AuthToken.objects.filter(pk=other.pk).exists()  # left for the next sign-in
 
 
 @pytest.mark.django_db
