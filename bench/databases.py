@@ -50,6 +50,18 @@ def _maintenance(url: str) -> str:
     return psycopg.conninfo.make_conninfo(url, dbname="postgres")
 
 
+def ensure_database(url: str) -> None:
+    """Create the database if it does not exist (connecting to the server's 'postgres')."""
+    name = psycopg.conninfo.conninfo_to_dict(url).get("dbname")
+    maintenance = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
+
+
 def recreate_database(url: str) -> None:
     """Drop the database if it exists (closing its connections) and create it empty."""
     name = database_name(url)

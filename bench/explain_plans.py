@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.databases import ensure_database  # noqa: E402 - needs ROOT on the path
 
 #: A plan reading more rows than this many times what the page returns is flagged.
 WASTE_FACTOR = 50
@@ -117,18 +118,6 @@ def generate_rows(count: int, seed: int) -> Iterator[tuple[Any, ...]]:
             created,
             created,
         )
-
-
-def ensure_database(url: str) -> None:
-    """Create the database if it does not exist (connecting to the server's 'postgres')."""
-    name = psycopg.conninfo.conninfo_to_dict(url).get("dbname")
-    maintenance = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
 
 
 def load(rows: int, seed: int, log: list[str]) -> None:

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from books.demo import demo_isbn  # noqa: E402 - needs ROOT on the path
+from bench.databases import ensure_database  # noqa: E402 - needs ROOT on the path
+from books.demo import demo_isbn  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bookstore_bench"
 RESULTS = ROOT / "bench" / "results"
@@ -69,18 +69,6 @@ def generate_csv(path: Path, rows: int, seed: int) -> None:
             date = datetime.date.fromordinal(first_day + rng.randrange(days)).isoformat()
             summary = " ".join(rng.choices(words, k=rng.randint(10, 40))).capitalize() + "."
             writer.writerow([title, author, date, demo_isbn(number), summary])
-
-
-def ensure_database(url: str) -> None:
-    """Create the database if it does not exist (connecting to the server's 'postgres')."""
-    name = psycopg.conninfo.conninfo_to_dict(url).get("dbname")
-    maintenance = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
 
 
 def django_env(url: str) -> dict[str, str]:

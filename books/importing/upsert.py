@@ -354,16 +354,6 @@ class PostgresBatchWriter(BatchWriter):
             cursor.execute(f"SET temp_buffers = '{self.TEMP_BUFFERS}'")
         return super().__enter__()
 
-    def _stored_versions(self, cursor: Any) -> dict[int, int]:
-        """The staged books as now stored: id → the version before (what the cache fences)."""
-        column = self._column
-        cursor.execute(
-            f"SELECT book.{column['id']}, book.{column['version']} - 1 "  # noqa: S608
-            f"FROM {STAGING_TABLE} staged JOIN {self._table} book "
-            f"ON book.{column['isbn']} = staged.isbn"
-        )
-        return {int(book_id): int(fence) for book_id, fence in cursor.fetchall()}
-
     def _empty_staging(self, cursor: Any) -> None:
         # Plans over a few thousand rows cost enough to be JIT-compiled, which takes longer
         # than running them; this transaction only.
