@@ -30,9 +30,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from redis.exceptions import RedisError
+
+from core.throttling import count_hit
 
 #: A fence above every version: the book is gone (ids are never reused).
 DELETED = 2**62
@@ -50,8 +54,6 @@ class Entry:
     body: bytes
 
     def encode(self) -> bytes:
-        import orjson
-
         return b"%s%d\n%s\n%s" % (_ENTRY, self.version, orjson.dumps(self.headers), self.body)
 
     @classmethod
@@ -59,8 +61,6 @@ class Entry:
         """The entry in ``blob``; None for nothing or a fence."""
         if not blob or not blob.startswith(_ENTRY):
             return None
-        import orjson
-
         head, headers, body = blob.split(b"\n", 2)
         return cls(int(head[1:]), [tuple(pair) for pair in orjson.loads(headers)], body)  # type: ignore[misc]
 
@@ -148,8 +148,6 @@ class RedisStore:
         self._changed = client.register_script(_CHANGED)
 
     def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        from redis.exceptions import RedisError
-
         with _health.guard(self):
             try:
                 return script(keys=keys, args=args)
@@ -186,8 +184,6 @@ class DjangoCacheStore:
         self._lock = threading.Lock()
 
     def lookup(self, kind: str, name: str, counter: str | None, counter_ttl: int) -> Lookup:
-        from core.throttling import count_hit
-
         count = count_hit(counter, counter_ttl) if counter else None
         with _health.guard(self), self._lock:
             epoch = cache.get("rc:epoch", 0)
