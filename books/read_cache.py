@@ -47,7 +47,8 @@ _FENCE = b"T"
 
 @dataclass(frozen=True)
 class Entry:
-    """A cached response: its version (0 for list pages), headers and body."""
+    """A cached response: its version (1 for list pages, which are never replaced within a
+    list generation), headers and body."""
 
     version: int
     headers: list[tuple[str, str]]
@@ -324,16 +325,15 @@ def books_changed(fences: dict[int, int], *, using: str | None = None) -> None:
     """Fence these books (id → highest stale version) and renew the lists, after commit.
 
     Called inside the writing transaction; runs when it commits (at once outside one), before
-    the write is acknowledged. A cache failure is logged by the health guard and ends in a
-    new epoch, never in a failed write.
+    the write is acknowledged. A cache failure never fails the write: it marks the process,
+    which then opens a new epoch.
     """
 
     def invalidate() -> None:
         store = get_store()
         try:
-            with _health.guard(store):
-                store.books_changed(fences, ttl() + FENCE_MARGIN_SECONDS)
-        except Exception:  # the guard has marked the process; a write never fails for it
+            store.books_changed(fences, ttl() + FENCE_MARGIN_SECONDS)
+        except Exception:  # whatever failed, the entries may now lack this write's fence
             _health.failed(store)
 
     transaction.on_commit(invalidate, using=using)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 # The full-text search's GIN index, PostgreSQL only (SQLite has neither GIN nor tsvector, and
 # searches there by substring). Its expression must stay exactly books.filters.SEARCH_DOCUMENT
-# as Django compiles it, or the planner will not use it: books/tests/test_search_index.py
+# as Django compiles it, or the planner will not use it: books/tests/test_indexes.py
 # checks both. Written out here, as a migration is history and must not follow later code.
 SEARCH_INDEX = "book_search_idx"
 CREATE_SEARCH_INDEX = f"""
