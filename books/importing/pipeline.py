@@ -68,6 +68,10 @@ class Progress:
     total_bytes: int | None
 
     @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
     def fraction(self) -> float | None:
         if self.bytes_read is None or not self.total_bytes:
             return None

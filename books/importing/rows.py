@@ -23,7 +23,7 @@ from django.db.models import Field
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from books.dates import parse_iso_date
-from books.isbn import MAX_INPUT_LENGTH, is_canonical_isbn13, normalize_isbn
+from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import Book
 from books.serializers import BookSerializer
 
@@ -103,11 +103,11 @@ class RowValidator:
         self._null = str(messages["title"]["null"])
         self._not_a_string = str(messages["title"]["invalid"])
         self._blank = str(messages["title"]["blank"])
-        self._too_long = {
-            name: str(messages[name]["max_length"]).format(max_length=_max_length(name))
-            for name in ("title", "author", "summary")
-        }
         self._limits = {name: _max_length(name) for name in ("title", "author", "summary")}
+        self._too_long = {
+            name: str(messages[name]["max_length"]).format(max_length=limit)
+            for name, limit in self._limits.items()
+        }
         self._isbn_too_long = str(messages["isbn"]["max_length"]).format(
             max_length=MAX_INPUT_LENGTH
         )
@@ -198,10 +198,8 @@ class RowValidator:
         if len(value) > MAX_INPUT_LENGTH:  # as the API: the spelling as sent
             errors.append(FieldError("isbn", self._isbn_too_long, value))
             return ""
-        if is_canonical_isbn13(text):
-            return text
         try:
-            return normalize_isbn(text)
+            return normalize_isbn(text)  # a canonical ISBN-13 takes its fast path
         except ValidationError as error:
             message = " ".join(error.messages)
         if self.lenient and len(text) in ZERO_PADDED_LENGTHS and text.isascii() and text.isdigit():

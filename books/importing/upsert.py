@@ -117,6 +117,10 @@ class BatchWriter(ABC):
         self._column = {
             field.name: quote(str(field.column)) for field in Book._meta.concrete_fields
         }
+        self._insert_columns = ", ".join(
+            self._column[name]
+            for name in ("isbn", *_WRITTEN_FIELDS, "created_at", "updated_at", "version")
+        )
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -258,15 +262,11 @@ class BatchWriter(ABC):
         None, and nothing written, if the unique index refuses a row: its ISBN is stored.
         """
         column = self._column
-        insert_columns = ", ".join(
-            column[name]
-            for name in ("isbn", *_WRITTEN_FIELDS, "created_at", "updated_at", "version")
-        )
         new_only = f"{self._stored_book_join()} WHERE book.{column['id']} IS NULL"
         try:
             with transaction.atomic(using=self.connection.alias):
                 cursor.execute(
-                    f"INSERT INTO {self._table} ({insert_columns}) "  # noqa: S608
+                    f"INSERT INTO {self._table} ({self._insert_columns}) "  # noqa: S608
                     "SELECT staged.isbn, staged.title, staged.author, staged.publication_date, "
                     f"COALESCE(staged.summary, ''), %s, %s, 1 FROM {STAGING_TABLE} staged "
                     f"{new_only if look_up else ''} ORDER BY {self.isbn_order}",
@@ -285,10 +285,6 @@ class BatchWriter(ABC):
         """INSERT ... ON CONFLICT (isbn) DO UPDATE of the staged rows, writing only changes."""
         column, table = self._column, self._table
         written = [name for name in _WRITTEN_FIELDS if not (keep_summary and name == "summary")]
-        insert_columns = ", ".join(
-            column[name]
-            for name in ("isbn", *_WRITTEN_FIELDS, "created_at", "updated_at", "version")
-        )
         assignments = ", ".join(
             [f"{column[name]} = EXCLUDED.{column[name]}" for name in written]
             + [
@@ -306,7 +302,7 @@ class BatchWriter(ABC):
         )
         summary = "''" if keep_summary else "staged.summary"
         return (
-            f"INSERT INTO {table} ({insert_columns}) "  # noqa: S608
+            f"INSERT INTO {table} ({self._insert_columns}) "  # noqa: S608
             "SELECT staged.isbn, staged.title, staged.author, staged.publication_date, "
             f"{summary}, %s, %s, 1 "
             f"FROM {STAGING_TABLE} staged {self._stored_book_join()} "

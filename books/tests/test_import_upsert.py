@@ -124,7 +124,7 @@ def test_identical_book_is_left_untouched(tmp_path):
 
 
 def test_rerunning_the_same_file_changes_nothing(tmp_path):
-    rows = [_row(f"978044117271{digit}") for digit in "9"] + [_row("9780441569595", "N")]
+    rows = [_row("9780441172719"), _row("9780441569595", "N")]
     path = write_csv(tmp_path / "books.csv", [*rows, ["", "x", "1999", "1", ""]])
     run_import(path)
     before = list(Book.objects.order_by("pk").values())

@@ -10,7 +10,7 @@ from books.filters import BookFilter
 from books.selectors import book_list
 
 #: The API's list filters, offered as --options (underscores become hyphens).
-FILTERS = ("author", "isbn", "published_after", "published_before", "search")
+FILTERS = tuple(BookFilter.base_filters)
 
 
 class Command(BaseCommand):

@@ -198,8 +198,12 @@ class Command(BaseCommand):
     @staticmethod
     def _bar_update(bar: Progress, task: TaskID) -> Any:
         def update(progress: ImportProgress) -> None:
-            rate = progress.rows / progress.seconds if progress.seconds else 0.0
-            bar.update(task, completed=progress.bytes_read or 0, rows=progress.rows, rate=rate)
+            bar.update(
+                task,
+                completed=progress.bytes_read or 0,
+                rows=progress.rows,
+                rate=progress.rows_per_second,
+            )
 
         return update
 
@@ -212,8 +216,7 @@ class Command(BaseCommand):
             if now - last < LOG_INTERVAL_SECONDS:
                 return
             last = now
-            rate = progress.rows / progress.seconds if progress.seconds else 0.0
-            line = f"import_books: {progress.rows:,} rows, {rate:,.0f} rows/s"
+            line = f"import_books: {progress.rows:,} rows, {progress.rows_per_second:,.0f} rows/s"
             fraction = progress.fraction
             if fraction:
                 remaining = progress.seconds * (1 - fraction) / fraction
