@@ -14,10 +14,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from books.models import Book
-from books.serializers import BookSerializer
+from books.serializers import BookSerializer, iso_date, utc_timestamp
 
-FORMATS = ("csv", "jsonl")
 MEDIA_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+FORMATS = tuple(MEDIA_TYPES)
 #: The export's columns are the API's fields, in the API's order.
 FIELDS = tuple(BookSerializer.Meta.fields)
 #: Rows fetched per database round trip, and written per chunk of output.
@@ -67,9 +67,9 @@ def _jsonl_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
 def _text(value: Any) -> Any:
     """Dates and times as the API writes them (ISO 8601, times in UTC with a Z)."""
     if isinstance(value, datetime.datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return utc_timestamp(value)
     if isinstance(value, datetime.date):
-        return value.isoformat()
+        return iso_date(value)
     return value
 
 

@@ -92,20 +92,20 @@ class BookSerializer(serializers.ModelSerializer):
             "id": instance.pk,
             "title": instance.title,
             "author": instance.author,
-            "publication_date": _iso_date(instance.publication_date),
+            "publication_date": iso_date(instance.publication_date),
             "isbn": instance.isbn,
             "summary": instance.summary,
-            "created_at": _utc_timestamp(instance.created_at),
-            "updated_at": _utc_timestamp(instance.updated_at),
+            "created_at": utc_timestamp(instance.created_at),
+            "updated_at": utc_timestamp(instance.updated_at),
         }
 
 
-def _iso_date(value: datetime.date | str) -> str:
+def iso_date(value: datetime.date | str) -> str:
     """DRF's DateField output (a string is passed through, as DRF does)."""
     return value if isinstance(value, str) else value.isoformat()
 
 
-def _utc_timestamp(value: datetime.datetime | str | None) -> str | None:
+def utc_timestamp(value: datetime.datetime | str | None) -> str | None:
     """DRF's DateTimeField output for an aware datetime under TIME_ZONE = "UTC"."""
     if value is None or isinstance(value, str):
         return value
