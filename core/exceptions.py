@@ -18,6 +18,9 @@ from rest_framework.views import exception_handler, set_rollback
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; retry shortly."
 #: Seconds a client should wait before retrying while the database is unavailable.
 DATABASE_RETRY_AFTER_SECONDS = 1
+# The 503's body and headers, whichever path (DRF's handler or the middleware) answers it.
+_UNAVAILABLE_BODY = {"detail": DATABASE_UNAVAILABLE_MESSAGE}
+_UNAVAILABLE_HEADERS = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
 
 # PostgreSQL's SQLSTATEs for "no server to talk to": class 08 (connection exception), a
 # server shutting down or starting up (57P01-57P03), no connection slot left (53300).
@@ -81,9 +84,9 @@ def note_database_unavailable(error: BaseException) -> None:
 
 def database_unavailable_response() -> JsonResponse:
     """The 503 for requests outside DRF views (DRF's own is rendered by the view's renderer)."""
-    response = JsonResponse({"detail": DATABASE_UNAVAILABLE_MESSAGE}, status=503)
-    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-    return response
+    return JsonResponse(
+        _UNAVAILABLE_BODY, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=_UNAVAILABLE_HEADERS
+    )
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -93,9 +96,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         note_database_unavailable(exc)
         set_rollback()
         return Response(
-            {"detail": DATABASE_UNAVAILABLE_MESSAGE},
+            _UNAVAILABLE_BODY,
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            headers=_UNAVAILABLE_HEADERS,
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))

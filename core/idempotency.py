@@ -89,6 +89,11 @@ def idempotency_key_ttl() -> datetime.timedelta:
     return datetime.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
 
 
+def expired_before(now: datetime.datetime | None = None) -> datetime.datetime:
+    """Records created before this are past the TTL: never replayed, free to replace or purge."""
+    return (now or timezone.now()) - idempotency_key_ttl()
+
+
 def validate_idempotency_key(key: str) -> str:
     """Return ``key`` if it is 1 to 255 printable ASCII characters; else InvalidIdempotencyKey."""
     if not _VALID_KEY.fullmatch(key):
@@ -111,8 +116,7 @@ def is_final(status_code: int) -> bool:
 
 def purge_expired_records(*, now: datetime.datetime | None = None) -> int:
     """Delete the records older than the TTL (they are never replayed); return how many."""
-    cutoff = (now or timezone.now()) - idempotency_key_ttl()
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=expired_before(now)).delete()
     return deleted
 
 
@@ -195,9 +199,8 @@ class _Claim:
         self.fingerprint = fingerprint
 
     def find_fresh_record(self) -> IdempotencyRecord | None:
-        cutoff = timezone.now() - idempotency_key_ttl()
         return IdempotencyRecord.objects.filter(
-            user_id=self.user_id, key=self.key, created_at__gte=cutoff
+            user_id=self.user_id, key=self.key, created_at__gte=expired_before()
         ).first()
 
     def insert_or_find_winner(self) -> tuple[IdempotencyRecord, bool]:
@@ -208,9 +211,7 @@ class _Claim:
         try:
             with transaction.atomic():  # a savepoint: losing leaves the transaction usable
                 IdempotencyRecord.objects.filter(
-                    user_id=self.user_id,
-                    key=self.key,
-                    created_at__lt=timezone.now() - idempotency_key_ttl(),
+                    user_id=self.user_id, key=self.key, created_at__lt=expired_before()
                 ).delete()
                 record = IdempotencyRecord.objects.create(
                     user_id=self.user_id,

@@ -45,18 +45,20 @@ print(json.dumps({
 """
 
 
-@pytest.fixture
-def base_dir(tmp_path: Path) -> Path:
-    """A copy of the settings package whose BASE_DIR (and so whose .env) is ``tmp_path``."""
+def copy_settings_package(directory: Path) -> Path:
+    """A copy of the settings package whose BASE_DIR (and so whose .env) is ``directory``."""
     shutil.copytree(
         PROJECT_ROOT / "bookstore",
-        tmp_path / "bookstore",
+        directory / "bookstore",
         ignore=shutil.ignore_patterns("__pycache__", "tests"),
     )
-    return tmp_path
+    return directory
 
 
-def load_settings(base_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run_with_settings(
+    base_dir: Path, code: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code args`` with the settings copy in ``base_dir``, given ``env`` alone."""
     environment = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "bookstore.settings",
@@ -65,7 +67,7 @@ def load_settings(base_dir: Path, **env: str) -> subprocess.CompletedProcess[str
         **env,
     }
     return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code, *args],
         cwd=base_dir,
         env=environment,
         capture_output=True,
@@ -73,6 +75,15 @@ def load_settings(base_dir: Path, **env: str) -> subprocess.CompletedProcess[str
         timeout=60,
         check=False,
     )
+
+
+@pytest.fixture
+def base_dir(tmp_path: Path) -> Path:
+    return copy_settings_package(tmp_path)
+
+
+def load_settings(base_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_with_settings(base_dir, PROBE, **env)
 
 
 def loaded(base_dir: Path, **env: str) -> dict[str, Any]:

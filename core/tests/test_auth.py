@@ -415,10 +415,7 @@ def test_a_token_just_before_its_expiry_still_works(user: Any, token: str) -> No
 
 @pytest.mark.django_db
 def test_a_token_that_is_not_text_is_401_not_a_crash() -> None:
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION="Token caf\xe9")
-
-    response = client.post("/books/", data=book_payload(), format="json")
+    response = token_client("caf\xe9").post("/books/", data=book_payload(), format="json")
 
     assert_401(
         response, "Invalid token header. Token string should not contain invalid characters."

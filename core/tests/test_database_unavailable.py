@@ -27,8 +27,6 @@ from core.authentication import TokenAuthentication
 from core.exceptions import DATABASE_UNAVAILABLE_MESSAGE, is_database_unavailable
 from core.middleware import DatabaseUnavailableMiddleware
 
-MIDDLEWARE_PATH = "core.middleware.DatabaseUnavailableMiddleware"
-
 
 def django_error(django_class: type[Exception], driver_error: BaseException) -> Exception:
     """The error as Django raises it: its own class, caused by the driver's."""
@@ -81,7 +79,7 @@ def assert_database_unavailable(response: Any) -> None:
 # --- What counts as unavailable ---------------------------------------------------------
 
 UNAVAILABLE = {
-    "refused": lambda: refused(),
+    "refused": refused,
     "connect-timeout": lambda: django_error(
         OperationalError, psycopg.errors.ConnectionTimeout("connection timeout expired")
     ),
@@ -255,18 +253,7 @@ urlpatterns = [
 handler500 = "core.views.server_error"
 
 
-@pytest.fixture
-def with_middleware(settings: Any) -> None:
-    if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
-        middleware = list(settings.MIDDLEWARE)
-        middleware.insert(
-            middleware.index("core.metrics.PrometheusAfterMiddleware"), MIDDLEWARE_PATH
-        )
-        settings.MIDDLEWARE = middleware
-
-
 @pytest.mark.urls(__name__)
-@pytest.mark.usefixtures("with_middleware")
 def test_a_plain_django_view_while_the_database_is_down_is_a_json_503() -> None:
     response = Client(raise_request_exception=False).get("/plain/unavailable/")
 
@@ -274,7 +261,6 @@ def test_a_plain_django_view_while_the_database_is_down_is_a_json_503() -> None:
 
 
 @pytest.mark.urls(__name__)
-@pytest.mark.usefixtures("with_middleware")
 def test_a_plain_django_view_that_crashes_otherwise_is_still_the_bare_500() -> None:
     response = Client(raise_request_exception=False).get("/plain/crash/")
 

@@ -3,8 +3,6 @@ while a request is served, whoever wrote it, carries that request's id."""
 
 import json
 import logging
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,9 @@ import pytest
 import structlog
 from django.test import Client
 
+from bookstore.tests.test_settings import copy_settings_package, run_with_settings
 from core.logging import build_formatter
 from core.tests.conftest import LogLines
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def render(log_format: str, record: logging.LogRecord) -> str:
@@ -145,26 +142,8 @@ def log_from_settings(tmp_path: Path, logger: str = "probe", **env: str) -> str:
     The settings package is copied, so that a developer's .env beside the real one cannot
     fill in what the test leaves out (as in bookstore/tests/test_settings.py).
     """
-    shutil.copytree(
-        PROJECT_ROOT / "bookstore",
-        tmp_path / "bookstore",
-        ignore=shutil.ignore_patterns("__pycache__", "tests"),
-    )
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", PROBE, logger],
-        cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "bookstore.settings",
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "SECRET_KEY": "k",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    base_dir = copy_settings_package(tmp_path)
+    result = run_with_settings(base_dir, PROBE, logger, SECRET_KEY="k", **env)
     assert result.returncode == 0, result.stderr
     return result.stderr.strip()
 

@@ -33,6 +33,10 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(value for (key, pairs), value in samples.items() if key == name and wanted <= pairs)
 
 
+def total_change(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return total(after, name, **labels) - total(before, name, **labels)
+
+
 @pytest.fixture
 def client() -> Client:
     return Client(raise_request_exception=False)
@@ -87,11 +91,7 @@ def test_a_view_that_raises_is_timed_once_as_its_error_response(
 
     assert response.status_code == 500
     assert change(before, after, f"{LATENCY}_count", view="readyz", method="GET", status="500") == 1
-    assert (
-        total(after, f"{LATENCY}_count", view="readyz")
-        - total(before, f"{LATENCY}_count", view="readyz")
-        == 1
-    )
+    assert total_change(before, after, f"{LATENCY}_count", view="readyz") == 1
     assert (
         change(before, after, "django_http_exceptions_total_by_type_total", type="RuntimeError")
         == 1
@@ -132,11 +132,7 @@ def test_database_errors_are_counted_by_type(scrape: Scrape) -> None:
         run("SELECT * FROM no_such_table")
     after = scrape()
 
-    assert (
-        total(after, "django_db_errors_total", **labels)
-        - total(before, "django_db_errors_total", **labels)
-        == 1
-    )
+    assert total_change(before, after, "django_db_errors_total", **labels) == 1
 
 
 @pytest.mark.django_db(transaction=True)
