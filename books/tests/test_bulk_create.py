@@ -267,8 +267,8 @@ def test_bulk_create_body_over_the_limit_is_a_413_storing_nothing(auth_client):
 @pytest.mark.django_db
 def test_book_bulk_create_stores_and_returns_clean_books():
     items = [
-        {**book_payload(title=" Spaced ", isbn="0-306-40615-2")},
-        {**book_payload(title="Plain", isbn=demo_isbn(3))},
+        book_payload(title=" Spaced ", isbn="0-306-40615-2"),
+        book_payload(title="Plain", isbn=demo_isbn(3)),
     ]
 
     books = services.book_bulk_create(items)

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -330,6 +331,19 @@ def test_chained_writes_with_each_responses_etag_all_succeed(auth_client, book):
 # --- The lost-update race ---------------------------------------------------------------
 
 
+def _racing_patches(token: str, book: Book, etag: str) -> Callable[[int], Any]:
+    """Racer ``index``'s PATCH of ``book`` on ``etag``, from a client of its own."""
+
+    def patch(index: int) -> Any:
+        client = APIClient(raise_request_exception=False)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client.patch(
+            _url(book), {"title": f"Racer {index}"}, format="json", headers={"If-Match": etag}
+        )
+
+    return patch
+
+
 def test_of_two_clients_patching_the_version_they_both_read_the_second_gets_412(
     auth_client, second_client, book
 ):
@@ -368,14 +382,7 @@ def test_concurrent_patches_with_one_if_match_let_exactly_one_through(token):
     book = BookFactory()
     etag = _etag_of(APIClient(), book)
 
-    def patch(index: int) -> Any:
-        client = APIClient(raise_request_exception=False)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        return client.patch(
-            _url(book), {"title": f"Racer {index}"}, format="json", headers={"If-Match": etag}
-        )
-
-    responses = run_together(RACERS, patch)
+    responses = run_together(RACERS, _racing_patches(token, book, etag))
 
     for response in responses:
         assert not isinstance(response, BaseException), repr(response)
@@ -406,14 +413,7 @@ def test_patches_that_all_passed_the_if_match_check_still_let_exactly_one_throug
 
     monkeypatch.setattr(services, "book_update", book_update_when_all_have_checked)
 
-    def patch(index: int) -> Any:
-        client = APIClient(raise_request_exception=False)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        return client.patch(
-            _url(book), {"title": f"Racer {index}"}, format="json", headers={"If-Match": etag}
-        )
-
-    responses = run_together(RACERS, patch)
+    responses = run_together(RACERS, _racing_patches(token, book, etag))
 
     statuses = sorted(getattr(response, "status_code", response) for response in responses)
     assert statuses == [200] + [412] * (RACERS - 1), responses

@@ -14,7 +14,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from books.hot_path import CachedReads
 from books.models import Book
 from books.tests.factories import BookFactory
-from books.tests.wsgi import WSGIResponse, connections_kept_open, request
+from books.tests.wsgi import CountingDjango, WSGIResponse, connections_kept_open, request
 from bookstore.wsgi import django_application
 from core.throttling import anon_counter_key
 
@@ -26,28 +26,13 @@ FRESH_HEADERS = ("X-Request-ID",)
 DAY = 24 * 60 * 60
 
 
-class Django:
-    """Django's WSGI application, counting the requests that reach it."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        self.paths.append(environ["PATH_INFO"])
-        return django_application(environ, start_response)
-
-    @property
-    def calls(self) -> int:
-        return len(self.paths)
+@pytest.fixture
+def django() -> CountingDjango:
+    return CountingDjango()
 
 
 @pytest.fixture
-def django() -> Django:
-    return Django()
-
-
-@pytest.fixture
-def hot_path(settings: Any, django: Django) -> Iterator[CachedReads]:
+def hot_path(settings: Any, django: CountingDjango) -> Iterator[CachedReads]:
     settings.READ_CACHE_ENABLED = True
     with connections_kept_open():
         yield CachedReads(django)
@@ -56,6 +41,18 @@ def hot_path(settings: Any, django: Django) -> Iterator[CachedReads]:
 @pytest.fixture
 def book() -> Book:
     return BookFactory()
+
+
+@pytest.fixture(params=["book", "list"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """The two kinds of cached page: a book's own URL and a list page."""
+    return str(request.param)
+
+
+@pytest.fixture
+def page_url(kind: str, book: Book) -> str:
+    """The page of that kind: the book's URL, or the first list page."""
+    return _url(book) if kind == "book" else "/books/"
 
 
 def _url(book: Book) -> str:
@@ -67,21 +64,25 @@ def _paths(book: Book) -> list[str]:
     return [_url(book), "/books/"]
 
 
-def _served_by_django(django: Django, app: CachedReads, path: str, **kwargs: Any) -> WSGIResponse:
+def _served_by_django(
+    django: CountingDjango, app: CachedReads, path: str, **kwargs: Any
+) -> WSGIResponse:
     before = django.calls
     response = request(app, path=path, **kwargs)
     assert django.calls == before + 1, f"{path} {kwargs} was answered from the cache"
     return response
 
 
-def _served_from_cache(django: Django, app: CachedReads, path: str, **kwargs: Any) -> WSGIResponse:
+def _served_from_cache(
+    django: CountingDjango, app: CachedReads, path: str, **kwargs: Any
+) -> WSGIResponse:
     before = django.calls
     response = request(app, path=path, **kwargs)
     assert django.calls == before, f"{path} {kwargs} went to Django"
     return response
 
 
-def _warm(django: Django, app: CachedReads, path: str, **kwargs: Any) -> WSGIResponse:
+def _warm(django: CountingDjango, app: CachedReads, path: str, **kwargs: Any) -> WSGIResponse:
     """Read ``path`` until it is cached: a miss (stored), then a hit; the hit is returned."""
     miss = _served_by_django(django, app, path, **kwargs)
     assert miss.status == 200, miss.body
@@ -91,14 +92,11 @@ def _warm(django: Django, app: CachedReads, path: str, **kwargs: Any) -> WSGIRes
 # --- hits: the miss's answer, replayed --------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["book", "list"])
 def test_a_hit_gives_the_body_and_headers_of_the_miss_with_a_fresh_request_id(
-    hot_path: CachedReads, django: Django, book: Book, kind: str
+    hot_path: CachedReads, django: CountingDjango, page_url: str
 ) -> None:
-    path = _url(book) if kind == "book" else "/books/"
-
-    miss = _served_by_django(django, hot_path, path)
-    hits = [_served_from_cache(django, hot_path, path) for _ in range(2)]
+    miss = _served_by_django(django, hot_path, page_url)
+    hits = [_served_from_cache(django, hot_path, page_url) for _ in range(2)]
 
     for hit in hits:
         assert hit.status == miss.status == 200
@@ -109,7 +107,7 @@ def test_a_hit_gives_the_body_and_headers_of_the_miss_with_a_fresh_request_id(
     assert None not in request_ids
 
 
-def test_a_hit_answers_the_book_as_stored(hot_path: CachedReads, django: Django) -> None:
+def test_a_hit_answers_the_book_as_stored(hot_path: CachedReads, django: CountingDjango) -> None:
     book = BookFactory(title="Dune", author="Frank Herbert")
 
     hit = _warm(django, hot_path, _url(book))
@@ -122,21 +120,20 @@ def test_a_hit_answers_the_book_as_stored(hot_path: CachedReads, django: Django)
     assert hit.json()["author"] == "Frank Herbert"
 
 
-@pytest.mark.parametrize("kind", ["book", "list"])
-def test_a_hit_costs_no_database_query(hot_path: CachedReads, django: Django, kind: str) -> None:
-    book = BookFactory()
-    path = _url(book) if kind == "book" else "/books/"
-    _warm(django, hot_path, path)
+def test_a_hit_costs_no_database_query(
+    hot_path: CachedReads, django: CountingDjango, page_url: str
+) -> None:
+    _warm(django, hot_path, page_url)
 
     with CaptureQueriesContext(connection) as queries:
-        hit = request(hot_path, path=path)
+        hit = request(hot_path, path=page_url)
 
     assert hit.status == 200
     assert list(queries) == []
 
 
 def test_a_hit_repeats_a_safe_request_id_of_the_client(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     _warm(django, hot_path, _url(book))
 
@@ -149,7 +146,7 @@ def test_a_hit_repeats_a_safe_request_id_of_the_client(
 
 @pytest.mark.parametrize("accept", ["application/json", "*/*", " */* "])
 def test_json_accept_headers_are_answered_from_the_cache(
-    hot_path: CachedReads, django: Django, book: Book, accept: str
+    hot_path: CachedReads, django: CountingDjango, book: Book, accept: str
 ) -> None:
     hit = _warm(django, hot_path, _url(book))
 
@@ -159,7 +156,7 @@ def test_json_accept_headers_are_answered_from_the_cache(
 
 
 def test_nothing_is_answered_from_the_cache_when_it_is_disabled(
-    settings: Any, django: Django, book: Book
+    settings: Any, django: CountingDjango, book: Book
 ) -> None:
     settings.READ_CACHE_ENABLED = False
     with connections_kept_open():
@@ -172,17 +169,17 @@ def test_nothing_is_answered_from_the_cache_when_it_is_disabled(
 # --- conditional requests ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["book", "list"])
 def test_a_matching_if_none_match_gets_a_304_from_the_cache(
-    hot_path: CachedReads, django: Django, book: Book, kind: str
+    hot_path: CachedReads, django: CountingDjango, page_url: str
 ) -> None:
-    path = _url(book) if kind == "book" else "/books/"
-    hit = _warm(django, hot_path, path)
+    hit = _warm(django, hot_path, page_url)
     etag = hit.header("ETag")
     assert etag is not None
 
     for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
-        not_modified = _served_from_cache(django, hot_path, path, headers={"If-None-Match": header})
+        not_modified = _served_from_cache(
+            django, hot_path, page_url, headers={"If-None-Match": header}
+        )
         assert not_modified.status == 304, header
         assert not_modified.body == b""
         assert not_modified.header("ETag") == etag
@@ -191,16 +188,14 @@ def test_a_matching_if_none_match_gets_a_304_from_the_cache(
         assert not_modified.header("X-Request-ID")
 
 
-@pytest.mark.parametrize("kind", ["book", "list"])
 def test_the_cache_and_django_agree_on_a_304(
-    hot_path: CachedReads, django: Django, book: Book, kind: str
+    hot_path: CachedReads, django: CountingDjango, page_url: str
 ) -> None:
-    path = _url(book) if kind == "book" else "/books/"
-    etag = _warm(django, hot_path, path).header("ETag")
+    etag = _warm(django, hot_path, page_url).header("ETag")
     assert etag is not None
 
-    cached = request(hot_path, path=path, headers={"If-None-Match": etag})
-    direct = request(django_application, path=path, headers={"If-None-Match": etag})
+    cached = request(hot_path, path=page_url, headers={"If-None-Match": etag})
+    direct = request(django_application, path=page_url, headers={"If-None-Match": etag})
 
     assert cached.status == direct.status == 304
     assert cached.body == direct.body == b""
@@ -209,7 +204,7 @@ def test_the_cache_and_django_agree_on_a_304(
 
 
 def test_a_stale_if_none_match_gets_the_whole_page(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     hit = _warm(django, hot_path, _url(book))
 
@@ -224,21 +219,19 @@ def test_a_stale_if_none_match_gets_the_whole_page(
 # --- HEAD ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["book", "list"])
 def test_head_on_a_cached_page_has_its_headers_and_no_body(
-    hot_path: CachedReads, django: Django, book: Book, kind: str
+    hot_path: CachedReads, django: CountingDjango, page_url: str
 ) -> None:
-    path = _url(book) if kind == "book" else "/books/"
-    hit = _warm(django, hot_path, path)
+    hit = _warm(django, hot_path, page_url)
 
-    head = _served_from_cache(django, hot_path, path, method="HEAD")
+    head = _served_from_cache(django, hot_path, page_url, method="HEAD")
 
     assert head.status == 200
     assert head.body == b""
     assert head.headers_without(*FRESH_HEADERS) == hit.headers_without(*FRESH_HEADERS)
 
 
-def test_head_is_never_stored(hot_path: CachedReads, django: Django, book: Book) -> None:
+def test_head_is_never_stored(hot_path: CachedReads, django: CountingDjango, book: Book) -> None:
     request(hot_path, "HEAD", _url(book))
 
     response = _served_by_django(django, hot_path, _url(book))
@@ -265,25 +258,23 @@ BYPASSES: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("kind", ["book", "list"])
 @pytest.mark.parametrize("case", BYPASSES.values(), ids=BYPASSES.keys())
 def test_requests_not_anonymous_json_go_to_django_and_are_not_stored(
-    hot_path: CachedReads, django: Django, book: Book, kind: str, case: dict[str, Any]
+    hot_path: CachedReads, django: CountingDjango, page_url: str, case: dict[str, Any]
 ) -> None:
-    path = _url(book) if kind == "book" else "/books/"
-    hit = _warm(django, hot_path, path)
+    hit = _warm(django, hot_path, page_url)
 
     for _ in range(2):  # nor is Django's answer stored for the next such request
-        response = _served_by_django(django, hot_path, path, **case)
-        direct = request(django_application, path=path, **case)
+        response = _served_by_django(django, hot_path, page_url, **case)
+        direct = request(django_application, path=page_url, **case)
         assert response.status == direct.status
         assert response.header("Content-Type") == direct.header("Content-Type")
     # And the cached page is untouched.
-    assert _served_from_cache(django, hot_path, path).body == hit.body
+    assert _served_from_cache(django, hot_path, page_url).body == hit.body
 
 
 def test_an_unknown_token_gets_djangos_401_even_for_a_cached_book(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     _warm(django, hot_path, _url(book))
 
@@ -296,7 +287,7 @@ def test_an_unknown_token_gets_djangos_401_even_for_a_cached_book(
 
 
 def test_a_disallowed_host_gets_djangos_400_even_for_a_cached_book(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     _warm(django, hot_path, _url(book))
 
@@ -306,7 +297,7 @@ def test_a_disallowed_host_gets_djangos_400_even_for_a_cached_book(
 
 
 def test_a_books_url_with_a_query_string_goes_to_django(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     _warm(django, hot_path, _url(book))
 
@@ -319,7 +310,7 @@ def test_a_books_url_with_a_query_string_goes_to_django(
 
 
 def test_a_browsable_list_page_is_not_stored(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     for _ in range(2):
         page = _served_by_django(django, hot_path, "/books/", query="format=api")
@@ -328,7 +319,7 @@ def test_a_browsable_list_page_is_not_stored(
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_writes_go_to_django(
-    hot_path: CachedReads, django: Django, book: Book, method: str
+    hot_path: CachedReads, django: CountingDjango, book: Book, method: str
 ) -> None:
     _warm(django, hot_path, _url(book))
     _warm(django, hot_path, "/books/")
@@ -349,7 +340,7 @@ def test_writes_go_to_django(
     ],
 )
 def test_other_answers_are_not_stored(
-    hot_path: CachedReads, django: Django, book: Book, path: str, status: int
+    hot_path: CachedReads, django: CountingDjango, book: Book, path: str, status: int
 ) -> None:
     for _ in range(2):
         assert _served_by_django(django, hot_path, path.format(pk=book.pk)).status == status
@@ -360,31 +351,29 @@ def test_other_answers_are_not_stored(
 HSTS = "max-age=31536000; includeSubDomains; preload"
 
 
-@pytest.mark.parametrize("kind", ["book", "list"])
 def test_hsts_is_sent_on_hits_over_https_only(
-    settings: Any, hot_path: CachedReads, django: Django, book: Book, kind: str
+    settings: Any, hot_path: CachedReads, django: CountingDjango, kind: str, page_url: str
 ) -> None:
     assert settings.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")
     assert settings.SECURE_HSTS_SECONDS == 31_536_000
-    path = _url(book) if kind == "book" else "/books/"
     https = {"headers": {"X-Forwarded-Proto": "https"}}
     plain = {"headers": {"X-Forwarded-Proto": "http"}, "wsgi.url_scheme": "https"}
 
-    secure_miss = _served_by_django(django, hot_path, path, **https)
-    secure_hit = _served_from_cache(django, hot_path, path, **https)
+    secure_miss = _served_by_django(django, hot_path, page_url, **https)
+    secure_hit = _served_from_cache(django, hot_path, page_url, **https)
     if kind == "list":  # pages of each scheme are cached apart (their links differ)
-        _served_by_django(django, hot_path, path, **plain)
-    plain_hit = _served_from_cache(django, hot_path, path, **plain)
+        _served_by_django(django, hot_path, page_url, **plain)
+    plain_hit = _served_from_cache(django, hot_path, page_url, **plain)
 
     assert secure_miss.header("Strict-Transport-Security") == HSTS
     assert secure_hit.header("Strict-Transport-Security") == HSTS
     assert plain_hit.header("Strict-Transport-Security") is None
-    direct = request(django_application, path=path, **plain)
+    direct = request(django_application, path=page_url, **plain)
     assert direct.header("Strict-Transport-Security") is None
 
 
 def test_the_first_forwarded_proto_decides_as_it_does_for_django(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     _warm(django, hot_path, _url(book))
     headers = {"X-Forwarded-Proto": "https, http"}
@@ -399,7 +388,9 @@ def test_the_first_forwarded_proto_decides_as_it_does_for_django(
 # --- list pages: one entry per scheme, host and query -------------------------------------------
 
 
-def test_list_pages_are_cached_per_host_and_scheme(hot_path: CachedReads, django: Django) -> None:
+def test_list_pages_are_cached_per_host_and_scheme(
+    hot_path: CachedReads, django: CountingDjango
+) -> None:
     BookFactory.create_batch(2)
     clients = [
         {"headers": {"Host": "localhost"}},
@@ -419,7 +410,7 @@ def test_list_pages_are_cached_per_host_and_scheme(hot_path: CachedReads, django
 
 
 def test_a_request_without_a_host_header_is_cached_apart_from_one_naming_the_host(
-    hot_path: CachedReads, django: Django
+    hot_path: CachedReads, django: CountingDjango
 ) -> None:
     """An HTTP/1.0 client may send no Host: Django then names the server, port included."""
     BookFactory.create_batch(2)
@@ -432,7 +423,7 @@ def test_a_request_without_a_host_header_is_cached_apart_from_one_naming_the_hos
         assert page["next"].startswith("http://localhost/books/?")
 
 
-def test_list_pages_are_cached_per_query(hot_path: CachedReads, django: Django) -> None:
+def test_list_pages_are_cached_per_query(hot_path: CachedReads, django: CountingDjango) -> None:
     BookFactory(title="Dune", author="Frank Herbert")
     BookFactory(title="Emma", author="Jane Austen")
     queries = {
@@ -452,7 +443,7 @@ def test_list_pages_are_cached_per_query(hot_path: CachedReads, django: Django) 
 
 
 def test_following_a_cached_pages_next_link_gives_the_next_page(
-    hot_path: CachedReads, django: Django
+    hot_path: CachedReads, django: CountingDjango
 ) -> None:
     books = BookFactory.create_batch(3)
     seen: list[int] = []
@@ -501,26 +492,24 @@ def _assert_throttled(response: WSGIResponse) -> None:
 
 
 @pytest.mark.usefixtures("three_a_day")
-@pytest.mark.parametrize("kind", ["book", "list"])
 def test_hits_count_and_the_request_over_the_limit_gets_djangos_429(
-    hot_path: CachedReads, django: Django, book: Book, kind: str
+    hot_path: CachedReads, django: CountingDjango, page_url: str
 ) -> None:
-    path = _url(book) if kind == "book" else "/books/"
-    _served_by_django(django, hot_path, path)
+    _served_by_django(django, hot_path, page_url)
     assert _anon_count() == 1  # the miss is counted once, by the hot path alone
     for count in (2, 3):
-        assert _served_from_cache(django, hot_path, path).status == 200
+        assert _served_from_cache(django, hot_path, page_url).status == 200
         assert _anon_count() == count
 
-    _assert_throttled(_served_by_django(django, hot_path, path))
+    _assert_throttled(_served_by_django(django, hot_path, page_url))
     assert _anon_count() == 4
-    _assert_throttled(_served_by_django(django, hot_path, path, method="HEAD"))
+    _assert_throttled(_served_by_django(django, hot_path, page_url, method="HEAD"))
     assert _anon_count() == 5
 
 
 @pytest.mark.usefixtures("three_a_day")
 def test_the_limit_is_one_limit_whichever_path_serves_the_client(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     html = {"headers": {"Accept": "text/html"}}
     _served_by_django(django, hot_path, _url(book), **html)  # counted by Django's throttle
@@ -536,7 +525,7 @@ def test_the_limit_is_one_limit_whichever_path_serves_the_client(
 
 @pytest.mark.usefixtures("three_a_day")
 def test_other_clients_have_their_own_count(
-    hot_path: CachedReads, django: Django, book: Book
+    hot_path: CachedReads, django: CountingDjango, book: Book
 ) -> None:
     _warm(django, hot_path, _url(book))
     request(hot_path, path=_url(book))
@@ -549,7 +538,7 @@ def test_other_clients_have_their_own_count(
 
 @pytest.mark.usefixtures("three_a_day")
 def test_signed_in_reads_are_not_counted_as_anonymous(
-    hot_path: CachedReads, django: Django, book: Book, token: str
+    hot_path: CachedReads, django: CountingDjango, book: Book, token: str
 ) -> None:
     for _ in range(4):
         response = request(hot_path, path=_url(book), headers={"Authorization": f"Token {token}"})

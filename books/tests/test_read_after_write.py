@@ -30,23 +30,10 @@ from books.models import Book
 from books.tests.concurrency import RACERS, run_together
 from books.tests.factories import BookFactory, book_payload
 from books.tests.test_import_upsert import write_csv
-from books.tests.wsgi import WSGIResponse, connections_kept_open, request
+from books.tests.wsgi import CountingDjango, WSGIResponse, connections_kept_open, request
 from bookstore.wsgi import django_application
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Django:
-    """Django's WSGI application, counting the requests that reach it (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        with self._lock:
-            self.calls += 1
-        return django_application(environ, start_response)
 
 
 @dataclass
@@ -75,9 +62,9 @@ class Catalogue:
 
 
 @pytest.fixture
-def hot_path(settings: Any) -> Iterator[tuple[CachedReads, Django]]:
+def hot_path(settings: Any) -> Iterator[tuple[CachedReads, CountingDjango]]:
     settings.READ_CACHE_ENABLED = True
-    django = Django()
+    django = CountingDjango()
     with connections_kept_open():
         yield CachedReads(django), django
 
@@ -231,7 +218,7 @@ def _as_django_answers(page: dict[str, Any], app: CachedReads) -> tuple[WSGIResp
 
 @pytest.mark.parametrize("write", WRITES, ids=[write.__name__ for write in WRITES])
 def test_a_read_after_an_acknowledged_write_gets_the_written_state(
-    hot_path: tuple[CachedReads, Django],
+    hot_path: tuple[CachedReads, CountingDjango],
     catalogue: Catalogue,
     write: Callable[[Catalogue], None],
 ) -> None:
@@ -262,7 +249,7 @@ def test_a_read_after_an_acknowledged_write_gets_the_written_state(
 
 
 def test_every_client_reads_the_write_at_once_however_often_it_is_cached(
-    hot_path: tuple[CachedReads, Django], catalogue: Catalogue
+    hot_path: tuple[CachedReads, CountingDjango], catalogue: Catalogue
 ) -> None:
     app, _ = hot_path
     for round_ in range(1, 4):
@@ -321,7 +308,7 @@ def test_no_read_that_starts_after_a_write_is_answered_returns_an_older_version(
     # Readers read as fast as they can, from one address: no limit may refuse them.
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "anon", "1000000/min")
     monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, "anon", "1000000/min")
-    django = Django()
+    django = CountingDjango()
     app = CachedReads(django)
     book = catalogue.book
     url = f"/books/{book.pk}/"

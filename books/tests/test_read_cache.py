@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import transaction
 
 from books import read_cache, services
 from books.hot_path import CachedReads
 from books.models import Book
 from books.tests.factories import CANONICAL_ISBN, BookFactory
-from books.tests.wsgi import connections_kept_open, environ_for, request
+from books.tests.wsgi import CountingDjango, connections_kept_open, environ_for, request
 from bookstore.wsgi import django_application
 
 BOOK_ID = 4_242
@@ -326,18 +327,14 @@ def test_after_the_new_epoch_the_cache_is_used_again(
     book = BookFactory()
     _FailsOnce(monkeypatch)
     services.book_update(book=book, title="Changed")
-    django_calls: list[str] = []
-
-    def django(environ: dict[str, Any], start_response: Any) -> Any:
-        django_calls.append(environ["PATH_INFO"])
-        return django_application(environ, start_response)
+    django = CountingDjango()
 
     app = CachedReads(django)
     with connections_kept_open():
         assert _read_version(app, book) == 2  # a miss, stored in the new epoch
         assert _read_version(app, book) == 2
 
-    assert django_calls == [f"/books/{book.pk}/"]  # the second read was a hit
+    assert django.paths == [f"/books/{book.pk}/"]  # the second read was a hit
 
 
 @pytest.mark.django_db(transaction=True)
@@ -355,7 +352,5 @@ def test_a_failed_invalidation_never_fails_the_write(
 
 def test_the_store_of_a_redis_cache_is_redis() -> None:
     """The store follows the cache backend (so the CI run with REDIS_URL proves the Lua)."""
-    from django.core.cache import cache
-
     expected = read_cache.RedisStore if hasattr(cache, "client") else read_cache.DjangoCacheStore
     assert isinstance(read_cache.get_store(), expected)

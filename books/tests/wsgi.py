@@ -7,6 +7,7 @@ answers, as gunicorn would (the body is read to the end and the response closed)
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,24 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
 from books.hot_path import WSGIApp
+from bookstore.wsgi import django_application
+
+
+class CountingDjango:
+    """Django's WSGI application, recording the path of each request that reaches it."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self._lock = threading.Lock()  # racing threads may call it at once
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self._lock:
+            self.paths.append(environ["PATH_INFO"])
+        return django_application(environ, start_response)
+
+    @property
+    def calls(self) -> int:
+        return len(self.paths)
 
 
 @dataclass(frozen=True)
