@@ -13,12 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from books.demo import demo_isbn
+
 FIELDS = ("title", "author", "publication_date", "isbn", "summary")
 BOOKS_PER_AUTHOR = 40
-#: The loaded books' ISBN-13s start with 978; the ones the load creates with 979 (bench/lua).
-LOADED_ISBN_PREFIX = "978"
-# Multiplying by a number prime to 10 permutes 0..10**9-1: distinct ISBNs, not in id order.
-_ISBN_SCRAMBLE = 387_420_489  # 3**18
 _SENTENCES = 4096
 _FIRST_DAY = datetime.date(1900, 1, 1).toordinal()
 _DAYS = datetime.date(2024, 12, 31).toordinal() - _FIRST_DAY
@@ -49,23 +47,6 @@ class Catalogue:
     rows: int
     seed: int
     searches: list[SearchQuery]
-
-
-def isbn13_check_digit(first_twelve: str) -> str:
-    """The EAN-13 check digit: weights 1, 3, 1, 3, ... and what brings the sum to a multiple
-    of 10."""
-    if len(first_twelve) != 12 or not first_twelve.isdigit():
-        raise ValueError(f"need 12 digits, got {first_twelve!r}")
-    total = sum(int(digit) * (3 if index % 2 else 1) for index, digit in enumerate(first_twelve))
-    return str(-total % 10)
-
-
-def isbn13(number: int, prefix: str = LOADED_ISBN_PREFIX) -> str:
-    """The ``number``-th (0 <= number < 10**9) distinct ISBN-13 under ``prefix``, scrambled."""
-    if not 0 <= number < 10**9:
-        raise ValueError("number must be in [0, 10**9)")
-    body = f"{prefix}{number * _ISBN_SCRAMBLE % 10**9:09d}"
-    return body + isbn13_check_digit(body)
 
 
 def _vocabulary() -> tuple[list[str], list[str], list[str], list[str]]:
@@ -119,7 +100,7 @@ def generate_books(
             " ".join(title_list).capitalize(),
             author,
             datetime.date.fromordinal(_FIRST_DAY + rng.randrange(_DAYS)).isoformat(),
-            isbn13(number),
+            demo_isbn(number),  # 978...: the load's creates use 979 (bench/lua)
             summary,
         )
 

@@ -25,10 +25,6 @@ class IdRange:
     high: int
     count: int
 
-    @property
-    def contiguous(self) -> bool:
-        return self.count == self.high - self.low + 1
-
 
 def database_name(url: str) -> str:
     name = str(psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "")
@@ -53,8 +49,7 @@ def _maintenance(url: str) -> str:
 def ensure_database(url: str) -> None:
     """Create the database if it does not exist (connecting to the server's 'postgres')."""
     name = psycopg.conninfo.conninfo_to_dict(url).get("dbname")
-    maintenance = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-    with psycopg.connect(maintenance, autocommit=True) as connection:
+    with psycopg.connect(_maintenance(url), autocommit=True) as connection:
         exists = connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [name]
         ).fetchone()

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import ensure_database  # noqa: E402 - needs ROOT on the path
+from bench.servers import rss_kib  # noqa: E402
 from books.demo import demo_isbn  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bookstore_bench"
@@ -76,15 +77,6 @@ def django_env(url: str) -> dict[str, str]:
     env.setdefault("SECRET_KEY", "benchmark-only-key")
     env.pop("REDIS_URL", None)
     return env
-
-
-def rss_kib(pid: int) -> int | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(match.group(1)) if match else None
 
 
 def read_fraction(pid: int, path: Path, size: int) -> float | None:

@@ -213,15 +213,10 @@ def run_command(
     command: list[str], *, env: dict[str, str], cwd: Path = ROOT, what: str
 ) -> subprocess.CompletedProcess[str]:
     """Run one of our or the seed's management commands; fail with its output."""
-    inherited = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "DATABASE_URL", "REDIS_URL")
-    }
     completed = subprocess.run(  # noqa: S603 - our own command lines
         command,
         cwd=cwd,
-        env={**inherited, **env},
+        env=servers.server_environment(env),
         capture_output=True,
         text=True,
         check=False,
@@ -397,8 +392,9 @@ def measure(
     if warm and run.options.warmup > 0:
         warmup = LoadShape(shape.threads, shape.connections, run.options.warmup)
         run_wrk(server.url, make(), warmup)
+    measured = make()
     load_before = os.getloadavg()[0]
-    result = run_wrk(server.url, make(), shape)
+    result = run_wrk(server.url, measured, shape)
     entry = result.as_dict()
     # Other work on the machine competes for its cores: what it was, to judge the figures by.
     entry["load_average_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -407,7 +403,7 @@ def measure(
         "connections": shape.connections,
         "seconds": shape.seconds,
         "timeout_seconds": shape.timeout_seconds,
-        "script": make().script,
+        "script": measured.generator,
     }
     run.record(scenario, system, entry)
     p50 = "-" if result.p50_ms is None else f"{result.p50_ms:.2f}"
@@ -538,6 +534,15 @@ def first_page(run: Run) -> Path:
     return write_paths(run.workdir / "first-page.txt", ["/books/"])
 
 
+def record_uncached_as_detail(run: Run, system: str) -> None:
+    """A system without a cache: its uncached detail is its detail."""
+    run.record(
+        "detail_uncached",
+        system,
+        {**run.measurements["detail"][system], "same_as": "detail (it has no cache)"},
+    )
+
+
 def run_reference(run: Run, prepared: Prepared) -> None:
     port = servers.free_port(run.ports)
     server = servers.start_reference_server(port, run.reference_url, run.workdir / "reference.log")
@@ -545,11 +550,7 @@ def run_reference(run: Run, prepared: Prepared) -> None:
     with running(server, run):
         low, high = hot_range(prepared)
         measure(run, server, "detail", "reference", detail_load(low, high, seed))
-        run.record(
-            "detail_uncached",
-            "reference",
-            {**run.measurements["detail"]["reference"], "same_as": "detail (it has no cache)"},
-        )
+        record_uncached_as_detail(run, "reference")
         measure(
             run,
             server,
@@ -577,11 +578,7 @@ def run_seed(run: Run, prepared: Prepared) -> None:
     with running(server, run):
         low, high = hot_range(prepared)
         measure(run, server, "detail", "seed", detail_load(low, high, seed))
-        run.record(
-            "detail_uncached",
-            "seed",
-            {**run.measurements["detail"]["seed"], "same_as": "detail (it has no cache)"},
-        )
+        record_uncached_as_detail(run, "seed")
         if run.options.rows > SEED_LIST_MAX_ROWS:
             run.skip("list_first", "seed", f"unpaginated: {run.options.rows:,} books per response")
         else:
@@ -728,7 +725,7 @@ def machine_info(run: Run) -> dict[str, Any]:
     }
     try:
         info["postgresql"] = databases.server_version(
-            run.database_url.rsplit("/", 1)[0] + "/postgres"
+            databases.with_database(run.database_url, "postgres")
         )
     except Exception as error:  # informational only
         info["postgresql"] = f"unknown ({error})"

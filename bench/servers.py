@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,6 @@ class Server:
     port: int
     log_path: Path
     ready_path: str
-    started_at: float = field(default_factory=time.monotonic)
 
     @property
     def url(self) -> str:
@@ -134,6 +133,12 @@ def free_port(taken: set[int]) -> int:
     raise RuntimeError("no free port")
 
 
+def server_environment(env: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without what would mislead a server or command, plus ``env``."""
+    base = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
+    return {**base, **env}
+
+
 def _spawn(
     name: str,
     command: list[str],
@@ -144,12 +149,11 @@ def _spawn(
     log_path: Path,
     ready_path: str,
 ) -> Server:
-    base = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
     with log_path.open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own command lines
             command,
             cwd=cwd,
-            env={**base, **env},
+            env=server_environment(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,6 +1,6 @@
-"""Running wrk with the scripts in bench/lua and reading what it reports.
+"""Running wrk with bench/lua/load.lua and reading what it reports.
 
-The scripts print one ``BENCH_RESULT {json}`` line (bench/lua/common.lua) with exact counts,
+The script prints one ``BENCH_RESULT {json}`` line (bench/lua/common.lua) with exact counts,
 non-2xx responses included; wrk's own text (``--latency``) is the fallback and the check.
 """
 
@@ -115,9 +115,10 @@ def _from_wrk_text(text: str) -> LoadResult:
 
 @dataclass(frozen=True)
 class Load:
-    """What to send: a script of bench/lua, its key=value arguments, extra headers."""
+    """What to send: a request generator of bench/lua/common.lua, its key=value arguments,
+    extra headers."""
 
-    script: str
+    generator: str
     arguments: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -140,13 +141,14 @@ def wrk_command(url: str, load: Load, shape: LoadShape) -> list[str]:
         f"--timeout={max(1, round(shape.timeout_seconds))}s",
         "--latency",
         "-s",
-        str(LUA_DIR / f"{load.script}.lua"),
+        str(LUA_DIR / "load.lua"),
         "-H",
         "Accept: application/json",
     ]
     for name, value in load.headers.items():
         command += ["-H", f"{name}: {value}"]
-    command += [url, "--", *(f"{key}={value}" for key, value in load.arguments.items())]
+    arguments = {"generator": load.generator, **load.arguments}
+    command += [url, "--", *(f"{key}={value}" for key, value in arguments.items())]
     return command
 
 

@@ -254,6 +254,7 @@ class Load:
                 body=reply.json(),
                 content_type=reply.headers.get("content-type", ""),
                 retry_after=reply.headers.get("retry-after"),
+                version=version_from_etag(reply.headers.get("etag")),
                 **fields,
             )
         )
@@ -268,29 +269,13 @@ class Load:
         started, finished, reply = self._timed("POST", "/books/", token=self.token, payload=payload)
         body = reply.json()
         book_id = body.get("id") if reply.status == 201 and isinstance(body, dict) else None
-        return self._outcome(
-            "create",
-            started,
-            finished,
-            reply,
-            book_id=book_id,
-            isbn=isbn,
-            version=version_from_etag(reply.headers.get("etag")),
-        )
+        return self._outcome("create", started, finished, reply, book_id=book_id, isbn=isbn)
 
     def _update(self, book_id: int, isbn: str, step: int) -> Outcome:
         started, finished, reply = self._timed(
             "PATCH", f"/books/{book_id}/", token=self.token, payload={"title": f"Edit {step}"}
         )
-        return self._outcome(
-            "update",
-            started,
-            finished,
-            reply,
-            book_id=book_id,
-            isbn=isbn,
-            version=version_from_etag(reply.headers.get("etag")),
-        )
+        return self._outcome("update", started, finished, reply, book_id=book_id, isbn=isbn)
 
     def _read(self, book_id: int, isbn: str, *, acknowledged: int) -> Outcome:
         started, finished, reply = self._timed("GET", f"/books/{book_id}/")
@@ -301,7 +286,6 @@ class Load:
             reply,
             book_id=book_id,
             isbn=isbn,
-            version=version_from_etag(reply.headers.get("etag")),
             acknowledged_version=acknowledged,
         )
 

@@ -1,6 +1,6 @@
--- Shared by the benchmark's wrk scripts (bench/wrk.py runs them).
+-- The benchmark's requests, for load.lua (bench/wrk.py runs it).
 --
--- Every script gets: key=value arguments, one random sequence per thread (seeded, so reruns
+-- Every run gets: key=value arguments, one random sequence per thread (seeded, so reruns
 -- ask for the same things), a count of responses outside 2xx (3xx included) with their
 -- statuses and the first such body per thread, and one machine-readable line at the end:
 --   BENCH_RESULT {"requests": ..., "non2xx": ..., "p50_us": ..., ...}
@@ -123,7 +123,7 @@ function common.isbn13_check_digit(first_twelve)
 end
 
 -- ISBN-13s no other request, thread or run uses: 979, the run's three-digit prefix, the
--- thread's digit, then a five-digit counter (bench/wrk.py gives each wrk run its own prefix).
+-- thread's digit, then a five-digit counter (bench/run.py gives each wrk run its own prefix).
 function common.isbn_sequence(options)
   local prefix = options.isbn_prefix
   local counter = -1
@@ -192,5 +192,14 @@ function common.mixed(options)
     return choices[1][2]()
   end
 end
+
+-- What load.lua may be asked for (its `generator` argument).
+common.generators = {
+  detail = common.detail,
+  paths = common.paths,
+  create = common.create,
+  update = common.update,
+  mixed = common.mixed,
+}
 
 return common
