@@ -36,6 +36,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from books import read_cache
 from core.conditional import if_none_match_hits
+from core.db_routing import READ_FROM_PRIMARY_ENVIRON_KEY
 from core.request_id import REQUEST_ID_HEADER, safe_request_id
 from core.throttling import HOT_PATH_COUNT_KEY, AnonRateThrottle, anon_counter_key
 
@@ -215,6 +216,9 @@ class CachedReads:
             response["status"], response["headers"] = status, headers
             return start_response(status, headers, exc_info)
 
+        # The cache keeps what it is given until the next write: it is filled from the
+        # primary, never from a replica that may not have replayed that write yet.
+        environ[READ_FROM_PRIMARY_ENVIRON_KEY] = True
         result = self.app(environ, capture)
         entry_version = self._storable(environ, kind, response)
         if entry_version is None:

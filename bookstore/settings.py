@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
     "core.metrics.PrometheusAfterMiddleware",
+    # Last, so a read it answers again from the primary is counted and logged once.
+    "core.middleware.ReadRoutingMiddleware",
 ]
 
 ROOT_URLCONF = "bookstore.urls"
@@ -118,6 +120,38 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# --- Read replicas (docs/scaling.md) --------------------------------------------------
+# DATABASE_REPLICA_URLS: comma-separated URLs of streaming replicas of DATABASE_URL (the
+# primary). Catalogue reads then go to a replica that is up and at most REPLICA_MAX_LAG_SECONDS
+# behind (checked every REPLICA_CHECK_INTERVAL_SECONDS); writes, transactions, migrations and
+# accounts stay on the primary, and a user who wrote reads from the primary for
+# READ_YOUR_WRITES_SECONDS (core.db_routing).
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
+REPLICA_CHECK_INTERVAL_SECONDS = env.float("REPLICA_CHECK_INTERVAL_SECONDS", default=1.0)
+READ_YOUR_WRITES_SECONDS = env.float("READ_YOUR_WRITES_SECONDS", default=5.0)
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _replica = environ.Env.db_url_config(_url)
+    for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        _replica[_name] = DATABASES["default"][_name]
+    _replica.setdefault("OPTIONS", {}).update(DATABASES["default"].get("OPTIONS", {}))
+    # Test runs read the test database through the replica's alias.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_number}"] = _replica
+if DATABASE_REPLICA_URLS:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL.")
+    if not env.str("REDIS_URL", default=""):
+        # The read-your-writes markers must be seen by every instance.
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs REDIS_URL.")
+    if READ_YOUR_WRITES_SECONDS < REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_INTERVAL_SECONDS:
+        # A replica in use is at most MAX_LAG behind as of its last check, INTERVAL ago.
+        raise ImproperlyConfigured(
+            "READ_YOUR_WRITES_SECONDS must be at least REPLICA_MAX_LAG_SECONDS + "
+            "REPLICA_CHECK_INTERVAL_SECONDS, or a user could miss their own write."
+        )
+    DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

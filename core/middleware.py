@@ -3,14 +3,23 @@ must be answered the same way by every view."""
 
 from collections.abc import Callable
 
+import structlog
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core import db_routing
 from core.exceptions import (
     database_unavailable_response,
     is_database_unavailable,
     note_database_unavailable,
 )
+from core.replica_health import get_replica_health
+
+logger = structlog.stdlib.get_logger(__name__)
+
+#: Methods that write nothing: their reads may go to a replica.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class RequestBodyLimitMiddleware:
@@ -56,3 +65,52 @@ class DatabaseUnavailableMiddleware:
             return None  # Django's handling, and handler500 for a crash
         note_database_unavailable(exception)
         return database_unavailable_response()
+
+
+class ReadRoutingMiddleware:
+    """Give each request its read scope for core.db_routing, and keep its two promises.
+
+    - Read-your-writes: after a request that may have written (any other method) by a
+      signed-in user, that user's reads go to the primary for READ_YOUR_WRITES_SECONDS.
+    - No failed read for a failed replica: a read request whose replica failed is marked down
+      and the request answered again from the primary. Only reads are answered twice: they
+      change nothing.
+
+    Last in MIDDLEWARE, so the metrics and the access log see only the answer the client gets.
+    Does nothing when no replica is configured.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not db_routing.replicas_configured():
+            return self.get_response(request)
+        reads_only = request.method in READ_METHODS
+        primary = not reads_only or bool(request.META.get(db_routing.READ_FROM_PRIMARY_ENVIRON_KEY))
+        with db_routing.read_scope(primary=primary, request=request) as scope:
+            response = self.get_response(request)
+            if scope.replicas_failed and reads_only:
+                for alias in sorted(scope.replicas_failed):
+                    get_replica_health().mark_down(alias)
+                logger.info("read_retried_on_primary", replicas=sorted(scope.replicas_failed))
+                scope.primary = True
+                scope.replicas_failed.clear()
+                response = self.get_response(request)
+        if not reads_only:
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                db_routing.note_write(user.pk)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if request.method not in READ_METHODS or not isinstance(exception, DatabaseError):
+            return None
+        scope = db_routing.current_scope()
+        if scope is None:
+            return None
+        db_routing.note_failed_connections()
+        if not scope.replicas_failed:
+            return None  # the primary's failure: handled as any other
+        # A stand-in, never sent: __call__ answers the request again from the primary.
+        return HttpResponse(status=503)
