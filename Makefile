@@ -8,7 +8,7 @@ DEMO_BOOKS ?= 300
 export HOST PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test browser wrk faults schemathesis lint format requirements bench bench-import clean
+.PHONY: help run dev test browser wrk nginx faults cluster-test docker-test schemathesis lint format requirements bench bench-import clean
 
 help:
 	@echo "make run    - install, migrate, load demo books, serve on http://$(HOST):$(PORT)/"
@@ -16,6 +16,8 @@ help:
 	@echo "make dev    - development server with autoreload (DEBUG on)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make faults - Redis/PostgreSQL outages and worker signals (docs/reliability.md)"
+	@echo "make cluster-test - primary + replica, 3 app instances behind nginx, under load (docs/scaling.md)"
+	@echo "make docker-test - build the image with docker and run it against PostgreSQL and Redis"
 	@echo "make schemathesis - fuzz the running API from its OpenAPI schema"
 	@echo "make bench  - load benchmark: ours vs the lecture's code and a ceiling (ROWS=, SOAK=, QUICK=1, BENCH_ARGS=)"
 	@echo "make bench-import - import rate into PostgreSQL vs plain COPY (BENCH_ARGS=--rows N)"
@@ -56,9 +58,9 @@ dev: $(VENV)/.installed-dev
 	$(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# The whole suite, browser tests included (they need Chromium, and the benchmark's Lua tests
-# need wrk: both installed here when missing).
-test: $(VENV)/.installed-dev browser wrk
+# The whole suite, browser tests included (they need Chromium, the benchmark's Lua tests wrk,
+# the deployment tests nginx: all installed here when missing).
+test: $(VENV)/.installed-dev browser wrk nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 browser:
@@ -67,10 +69,23 @@ browser:
 wrk:
 	@scripts/ensure-wrk.sh
 
+nginx:
+	@scripts/ensure-nginx.sh
+
 # Outages of Redis and PostgreSQL and worker signals, on private servers the tests start
 # (needs PostgreSQL 15 binaries and redis-server; root or a user who may run initdb).
 faults: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest faults $(PYTEST_ARGS)
+
+# A whole cluster on this machine: PostgreSQL primary and streaming replica, the machine's Redis,
+# three app instances and nginx with deploy/nginx's config, on loopback ports (docs/scaling.md).
+cluster-test: $(VENV)/.installed-dev nginx wrk
+	$(BIN)/python -m pytest cluster $(PYTEST_ARGS)
+
+# The unchanged Dockerfile built and run for real: a Docker engine from Debian's packages and,
+# offline, a stand-in base image (scripts/docker-offline-standin.sh), then a round trip.
+docker-test:
+	scripts/docker-test.sh
 
 # Property-based API fuzzing from the OpenAPI schema against a running server.
 schemathesis: $(VENV)/.installed-dev
