@@ -36,6 +36,10 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 errorlog = "-"
+# gunicorn's control socket (gunicornc) is off: its default path is one per user
+# (~/.gunicorn/gunicorn.ctl), which instances sharing a host would fight over, and the image's
+# home (/app) is not writable. Nothing of ours uses it.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # --- Metrics: one /metrics for all workers --------------------------------------------
