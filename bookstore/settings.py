@@ -104,6 +104,11 @@ DATABASES = {
 # psycopg-pool package; without persistence, 2.5x slower.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+# Behind PgBouncer in transaction pooling mode, a server-side cursor (the export's iterator)
+# cannot outlive its transaction: set this, and the rows are fetched client-side instead.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # When the database is down, fail within a second (a 503) rather than hang a worker.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
@@ -133,7 +138,7 @@ REPLICA_CHECK_INTERVAL_SECONDS = env.float("REPLICA_CHECK_INTERVAL_SECONDS", def
 READ_YOUR_WRITES_SECONDS = env.float("READ_YOUR_WRITES_SECONDS", default=5.0)
 for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
     _replica = environ.Env.db_url_config(_url)
-    for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+    for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"):
         _replica[_name] = DATABASES["default"][_name]
     _replica.setdefault("OPTIONS", {}).update(DATABASES["default"].get("OPTIONS", {}))
     # Test runs read the test database through the replica's alias.
