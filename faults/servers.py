@@ -1,8 +1,10 @@
-"""Private PostgreSQL, Redis and gunicorn processes for the fault tests, on loopback ports.
+"""Private PostgreSQL, Redis, gunicorn and nginx processes for the fault and cluster tests.
 
 The machine's shared PostgreSQL (5432) and Redis (6379) serve other CI steps, so a fault test
 never touches them: it starts its own cluster and Redis from the same binaries, breaks and
-restores those, and removes them afterwards. Every wait here has a deadline.
+restores those, and removes them afterwards. The cluster test (cluster/) adds a streaming
+replica of a private cluster and nginx in front of several app servers. Every wait here has a
+deadline, and every server listens on a loopback port.
 """
 
 import contextlib
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +78,9 @@ class PrivatePostgres:
     every PostgreSQL command runs as `postgres`.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, prefix: str = "bookstore-faults-postgres-") -> None:
         # Straight under the temporary directory: `postgres` must be able to reach it.
-        self.directory = Path(tempfile.mkdtemp(prefix="bookstore-faults-postgres-"))
+        self.directory = Path(tempfile.mkdtemp(prefix=prefix))
         self.port = port
         self.data = self.directory / "data"
         self.log = self.directory / "postgres.log"
@@ -88,15 +91,30 @@ class PrivatePostgres:
             return [_which("runuser"), "-u", "postgres", "--", *command]
         return command
 
-    def initialise(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, user="postgres", group="postgres")
+    def initialise(
+        self, *, settings: Mapping[str, str] | None = None, allow_replication: bool = False
+    ) -> None:
+        """initdb; then `settings` appended to postgresql.conf, and with `allow_replication`
+        WAL for a streaming replica and a trusted replication connection from 127.0.0.1."""
+        self._own_directory()
         _run(
             self._as_owner(
                 "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync"
             ),
             timeout=60,
         )
+        configuration = dict(settings or {})
+        if allow_replication:
+            configuration = {"wal_level": "replica", "max_wal_senders": "5", **configuration}
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host replication postgres 127.0.0.1/32 trust\n")
+        if configuration:
+            with (self.data / "postgresql.conf").open("a") as conf:
+                conf.writelines(f"{name} = {value}\n" for name, value in configuration.items())
+
+    def _own_directory(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, user="postgres", group="postgres")
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
@@ -139,6 +157,53 @@ class PrivatePostgres:
             except (RuntimeError, subprocess.TimeoutExpired):
                 _kill_pid_file(self.data / "postmaster.pid")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PrivateReplica(PrivatePostgres):
+    """A streaming replica of a PrivatePostgres made with initialise(allow_replication=True).
+
+    `pg_basebackup -R -X stream` copies the primary and writes standby.signal and its
+    primary_conninfo, so the copy starts as a hot standby that follows the primary.
+    """
+
+    def __init__(
+        self, port: int, primary: PrivatePostgres, *, prefix: str = "bookstore-faults-replica-"
+    ) -> None:
+        super().__init__(port, prefix=prefix)
+        self.primary = primary
+
+    def initialise(
+        self, *, settings: Mapping[str, str] | None = None, allow_replication: bool = False
+    ) -> None:
+        self._own_directory()
+        _run(
+            self._as_owner(
+                "pg_basebackup",
+                "-h", "127.0.0.1",
+                "-p", str(self.primary.port),
+                "-U", "postgres",
+                "-D", str(self.data),
+                "-R", "-X", "stream",
+                "--checkpoint=fast", "--no-sync",
+            ),
+            timeout=60,
+        )  # fmt: skip
+        if settings:
+            with (self.data / "postgresql.conf").open("a") as conf:
+                conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+
+    def caught_up(self) -> bool:
+        """Whether this replica has replayed everything the primary had written when asked."""
+        try:
+            with self.primary.connect("postgres") as connection:
+                row = connection.execute("SELECT pg_current_wal_lsn()").fetchone()
+            with self.connect("postgres") as connection:
+                replayed = connection.execute(
+                    "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (row[0] if row else None,)
+                ).fetchone()
+        except psycopg.Error:
+            return False
+        return bool(replayed and replayed[0])
 
 
 class PrivateRedis:
@@ -205,13 +270,27 @@ class AppServer:
     """The application as production runs it: gunicorn with deploy/gunicorn.conf.py."""
 
     def __init__(
-        self, directory: Path, port: int, *, database_url: str, redis_url: str, workers: int = 2
+        self,
+        directory: Path,
+        port: int,
+        *,
+        database_url: str,
+        redis_url: str,
+        workers: int = 2,
+        secret_key: str | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`environment` adds to (or overrides) the settings below; instances behind one
+        load balancer must share `secret_key`."""
         self.directory = directory
         self.port = port
         self.workers = workers
         self.log = directory / "gunicorn.log"
         self.process: subprocess.Popen[bytes] | None = None
+        # Our own directory, not gunicorn's temporary one, so that it goes with ours even
+        # when the server is killed before it can remove its own.
+        self.metrics_directory = directory / "prometheus"
+        self.metrics_directory.mkdir(exist_ok=True)
         self.environment = {
             **{
                 name: value
@@ -219,7 +298,7 @@ class AppServer:
                 if name not in {"PROMETHEUS_MULTIPROC_DIR", "DJANGO_SETTINGS_MODULE"}
             },
             "DJANGO_SETTINGS_MODULE": "bookstore.settings",
-            "SECRET_KEY": "fault-tests-only-" + os.urandom(16).hex(),
+            "SECRET_KEY": secret_key or "fault-tests-only-" + os.urandom(16).hex(),
             "DEBUG": "0",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
@@ -231,6 +310,8 @@ class AppServer:
             "THROTTLE_USER_RATE": "100000/min",
             "SLOW_REQUEST_MS": "5000",
             "PYTHONUNBUFFERED": "1",
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_directory),
+            **(environment or {}),
         }
 
     def manage(self, *arguments: str, timeout: float = 120) -> str:
@@ -303,6 +384,20 @@ class AppServer:
                 os.kill(pid, signal.SIGKILL)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL master and workers at once (its process group), as when its host dies."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        wait_until(
+            lambda: not _group_alive(self.master_pid),
+            timeout=10,
+            what="the killed gunicorn's workers to exit",
+        )
+        self.process = None
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -332,6 +427,97 @@ def _which(program: str) -> str:
     if path is None:
         raise RuntimeError(f"{program} is not installed.")
     return path
+
+
+class Nginx:
+    """nginx in the foreground as our child, run by `command` (config and prefix of ours).
+
+    Reloading (SIGHUP) makes the master re-read the config: new workers take new connections
+    while the old ones finish theirs.
+    """
+
+    def __init__(self, command: list[str], port: int, log: Path) -> None:
+        self.command = command
+        self.port = port
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def check(self) -> None:
+        """Fail with nginx's own message if the config is not valid."""
+        _run([*self.command, "-t"], timeout=20)
+
+    def start(self) -> None:
+        self.check()
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own command line
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(self.answers, timeout=15, what=f"nginx on port {self.port}")
+
+    def reload(self) -> None:
+        """Re-read the config file (validated first). Returns once only new workers run: an
+        old one still shutting down may close a connection it had just accepted."""
+        assert self.process is not None
+        self.check()
+        workers_before = set(children_of(self.process.pid))
+        self.process.send_signal(signal.SIGHUP)
+
+        def only_new_workers() -> bool:
+            workers = set(children_of(self.master_pid))
+            return bool(workers) and not workers & workers_before
+
+        wait_until(only_new_workers, timeout=15, what="nginx's old workers to exit after a reload")
+
+    @property
+    def master_pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"nginx exited early:\n{self.log.read_text(errors='replace')}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1)
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)  # graceful: finish open requests
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        for pid in children_of(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process = None
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Zombies still count for killpg: look for a live member.
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
 
 
 def _kill_pid_file(pid_file: Path) -> None:

@@ -1,0 +1,84 @@
+"""The cluster fixture, time limits, and the end-of-run report.
+
+One cluster serves every test of the session (starting it takes about 15 s): the tests run in
+the order of test_scale_out.py, each leaving it whole for the next, except the last, which
+kills an instance. Teardown ends every process and removes every directory whether the tests
+passed, failed, hit their time limit or were interrupted (Ctrl-C, or SIGTERM from CI).
+"""
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+import pytest
+
+from cluster import report
+from cluster.topology import Cluster
+
+TEST_TIME_LIMIT = 90
+START_TIME_LIMIT = 120
+
+READERS = [f"reader-{number}" for number in range(1, 7)]
+WRITERS = [f"writer-{number}" for number in range(1, 7)]
+CREATORS = [f"creator-{number}" for number in range(1, 4)]
+#: Never writes, so the router always sends its reads to a replica.
+OTHER_USER = "other-user"
+BENCH_READER = "bench-reader"
+USERS = [*READERS, *WRITERS, *CREATORS, OTHER_USER, BENCH_READER]
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int, what: str) -> Iterator[None]:
+    """Raise TimeoutError in the main thread if the block runs longer than `seconds`."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise TimeoutError(f"{what} ran longer than {seconds} s.")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(autouse=True)
+def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    with time_limit(TEST_TIME_LIMIT, request.node.name):
+        yield
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """Primary, replica, migrated and seeded; the machine's Redis; 3 instances; nginx.
+
+    After a failure, every server's log is kept in test-output/cluster/logs/.
+    """
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)  # CI's timeout: still tear down
+    running = Cluster()
+    try:
+        with time_limit(START_TIME_LIMIT, "Starting the cluster"):
+            running.start(users=USERS)
+        yield running
+    finally:
+        if request.session.testsfailed:
+            with contextlib.suppress(OSError):
+                running.keep_logs(report.RESULTS_PATH.parent / "logs")
+        running.destroy()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not report.results:
+        return
+    terminalreporter.section("cluster")
+    for line in report.summary_lines:
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"All figures: {os.path.relpath(report.save())}")
