@@ -10,8 +10,8 @@ when the replica has silently lost its connection to the primary (its position s
 a replay timestamp would say nothing or mislead.
 
 A replica that fails a check or a query is out until a check passes again. While the primary
-itself cannot be sampled, the replicas keep their last verdict: reads stay up during a
-primary outage, and no write can be missed while none is accepted.
+itself cannot be sampled, a replica that still answers keeps its last verdict: reads stay up
+during a primary outage, and no write can be missed while none is accepted.
 """
 
 import bisect
@@ -32,7 +32,7 @@ PRIMARY = "default"
 
 REPLICA_LAG = Gauge(
     "bookstore_replica_lag_seconds",
-    "Upper bound of a read replica's staleness at its last check (absent while down).",
+    "Upper bound of a read replica's staleness at its last check (+Inf while unreachable).",
     ["database"],
     multiprocess_mode="max",
 )
@@ -151,15 +151,21 @@ class ReplicaHealth:
         self._stop.set()
 
     def check_all(self) -> tuple[str, ...]:
-        """One round: sample the primary, then judge every replica against the samples."""
+        """One round: sample the primary, then judge every replica against the samples.
+
+        Without a sample this round (the primary is down), a replica that still answers keeps
+        its last verdict: nothing can be written meanwhile, so it cannot fall further behind.
+        """
         sampled = self._sample_primary()
         healthy = []
         for alias in self.aliases:
-            lag = self._replica_lag(alias) if sampled or len(self.positions) else None
-            if lag is None and not sampled and alias in self._healthy:
-                healthy.append(alias)  # primary unreachable: keep the last verdict
-                continue
-            ok = lag is not None and lag <= self.max_lag
+            lag = self._replica_lag(alias)
+            if lag is None:
+                ok = False
+            elif sampled:
+                ok = lag <= self.max_lag
+            else:
+                ok = alias in self._healthy
             if ok:
                 healthy.append(alias)
             if ok != (alias in self._healthy):
@@ -170,8 +176,9 @@ class ReplicaHealth:
                     max_lag_seconds=self.max_lag,
                 )
             REPLICA_HEALTHY.labels(database=alias).set(1 if ok else 0)
-            if lag is not None and lag != float("inf"):
-                REPLICA_LAG.labels(database=alias).set(lag)
+            if sampled or lag is None:
+                # Unreachable: no bound on how far behind it is (+Inf), never a stale 0.
+                REPLICA_LAG.labels(database=alias).set(float("inf") if lag is None else lag)
         with self._lock:
             self._healthy = tuple(healthy)
         return self._healthy

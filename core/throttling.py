@@ -21,6 +21,8 @@ from rest_framework.request import Request
 
 #: Where books.hot_path leaves the anon count of a request it counted and passed on.
 HOT_PATH_COUNT_KEY = "bookstore.anon_count"
+#: Where a request keeps the counts it has been given, by counter.
+COUNTED_KEY = "bookstore.throttle_counts"
 
 
 def count_hit(key: str, duration: int) -> int | None:
@@ -64,7 +66,13 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
         if key is None:
             return True
         window, self.window_ends_at = window_of(self.duration)
-        count = count_hit(f"{key}:{window}", self.duration)
+        counter = f"{key}:{window}"
+        # Counted once per request, even when it is answered twice (a read whose replica
+        # failed is answered again from the primary: core.middleware.ReadRoutingMiddleware).
+        counted = request.META.setdefault(COUNTED_KEY, {})
+        if counter not in counted:
+            counted[counter] = count_hit(counter, self.duration)
+        count = counted[counter]
         return count is None or count <= self.num_requests
 
     def wait(self) -> float | None:
