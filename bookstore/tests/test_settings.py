@@ -224,3 +224,121 @@ def test_request_body_limit_comes_from_the_environment(base_dir: Path) -> None:
 
     assert values["REQUEST_BODY_MAX_BYTES"] == 4096
     assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 4096
+
+
+# --- read replicas --------------------------------------------------------------------
+
+REPLICA_PROBE = """
+import json
+import django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "DATABASES": {
+        alias: {k: db.get(k) for k in ("ENGINE", "NAME", "HOST", "CONN_MAX_AGE",
+                                       "CONN_HEALTH_CHECKS", "OPTIONS", "TEST")}
+        for alias, db in settings.DATABASES.items()
+    },
+    "DATABASE_ROUTERS": settings.DATABASE_ROUTERS,
+    "REPLICA_MAX_LAG_SECONDS": settings.REPLICA_MAX_LAG_SECONDS,
+    "REPLICA_CHECK_INTERVAL_SECONDS": settings.REPLICA_CHECK_INTERVAL_SECONDS,
+    "READ_YOUR_WRITES_SECONDS": settings.READ_YOUR_WRITES_SECONDS,
+}))
+"""
+
+PRIMARY_URL = "postgres://u@primary:5432/db"
+TWO_REPLICAS = "postgres://u@replica-a:5432/db,postgres://u@replica-b:5433/db"
+
+
+def replica_settings(base_dir: Path, **env: str) -> dict[str, Any]:
+    result = run_with_settings(base_dir, REPLICA_PROBE, SECRET_KEY="k", **env)
+    assert result.returncode == 0, result.stderr
+    values: dict[str, Any] = json.loads(result.stdout)
+    return values
+
+
+def test_each_replica_url_becomes_a_replica_alias_read_through_the_router(base_dir: Path) -> None:
+    values = replica_settings(
+        base_dir,
+        DATABASE_URL=PRIMARY_URL,
+        DATABASE_REPLICA_URLS=TWO_REPLICAS,
+        REDIS_URL="redis://cache:6379/0",
+        CONN_MAX_AGE="30",
+        CONN_HEALTH_CHECKS="0",
+    )
+    databases = values["DATABASES"]
+
+    assert list(databases) == ["default", "replica_1", "replica_2"]
+    assert values["DATABASE_ROUTERS"] == ["core.db_routing.ReplicaRouter"]
+    for alias, host in [("replica_1", "replica-a"), ("replica_2", "replica-b")]:
+        replica = databases[alias]
+        assert replica["ENGINE"] == "django.db.backends.postgresql"
+        assert (replica["HOST"], replica["NAME"]) == (host, "db")
+        # Connected as the primary is: persistence, health checks, the connect timeout.
+        assert replica["CONN_MAX_AGE"] == 30
+        assert replica["CONN_HEALTH_CHECKS"] is False
+        assert replica["OPTIONS"] == databases["default"]["OPTIONS"]
+        assert replica["OPTIONS"]["connect_timeout"] == 1
+        # Test runs read the test database through the alias: no database of its own.
+        assert replica["TEST"]["MIRROR"] == "default"
+    assert (values["REPLICA_MAX_LAG_SECONDS"], values["REPLICA_CHECK_INTERVAL_SECONDS"]) == (2, 1)
+    assert values["READ_YOUR_WRITES_SECONDS"] == 5
+
+
+def test_without_replica_urls_there_is_no_replica_and_no_router(base_dir: Path) -> None:
+    for env in ({}, {"DATABASE_URL": PRIMARY_URL, "REDIS_URL": "redis://cache:6379/0"}):
+        values = replica_settings(base_dir, **env)
+
+        assert list(values["DATABASES"]) == ["default"]
+        assert values["DATABASE_ROUTERS"] == []
+
+
+def test_the_read_your_writes_window_may_equal_the_lag_bound_plus_the_check_interval(
+    base_dir: Path,
+) -> None:
+    values = replica_settings(
+        base_dir,
+        DATABASE_URL=PRIMARY_URL,
+        DATABASE_REPLICA_URLS=TWO_REPLICAS,
+        REDIS_URL="redis://cache:6379/0",
+        REPLICA_MAX_LAG_SECONDS="3",
+        REPLICA_CHECK_INTERVAL_SECONDS="0.5",
+        READ_YOUR_WRITES_SECONDS="3.5",
+    )
+
+    assert values["READ_YOUR_WRITES_SECONDS"] == 3.5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"DATABASE_REPLICA_URLS": TWO_REPLICAS, "REDIS_URL": "redis://cache:6379/0"},
+            "DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL.",
+        ),
+        (
+            {"DATABASE_URL": PRIMARY_URL, "DATABASE_REPLICA_URLS": TWO_REPLICAS},
+            "DATABASE_REPLICA_URLS needs REDIS_URL.",
+        ),
+        (
+            {
+                "DATABASE_URL": PRIMARY_URL,
+                "DATABASE_REPLICA_URLS": TWO_REPLICAS,
+                "REDIS_URL": "redis://cache:6379/0",
+                "READ_YOUR_WRITES_SECONDS": "2.9",
+            },
+            "READ_YOUR_WRITES_SECONDS must be at least REPLICA_MAX_LAG_SECONDS + "
+            "REPLICA_CHECK_INTERVAL_SECONDS",
+        ),
+    ],
+    ids=["sqlite-primary", "no-redis", "window-shorter-than-lag-plus-interval"],
+)
+def test_settings_refuse_replicas_that_cannot_keep_their_promises(
+    base_dir: Path, env: dict[str, str], message: str
+) -> None:
+    result = run_with_settings(base_dir, REPLICA_PROBE, SECRET_KEY="k", **env)
+
+    assert result.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
