@@ -10,11 +10,13 @@ cross-checked with each instance's per-alias query counters on /metrics.
 
 import os
 import time
+from dataclasses import dataclass
 
 from cluster import report
 from cluster.clients import Exchange, Recorder, ThreadGroup, creator, reader
 from cluster.conftest import BENCH_READER, CREATORS, OTHER_USER, READERS, WRITERS
 from cluster.counters import (
+    StatementCounts,
     book_statements,
     difference,
     gauge_value,
@@ -71,26 +73,51 @@ def read_phase(cluster: Cluster, *, seconds: float, max_requests: int = 20_000) 
     return recorder
 
 
-def test_reads_are_served_by_the_replica(cluster: Cluster) -> None:
+@dataclass(frozen=True)
+class MeasuredReads:
+    """A read phase and where its statements ran: on each server, and per instance."""
+
+    recorder: Recorder
+    on_primary: StatementCounts
+    on_replica: StatementCounts
+    by_instance: list[dict[str, int]]
+
+    @property
+    def replica_share(self) -> float:
+        total = self.on_primary.selects + self.on_replica.selects
+        return self.on_replica.selects / total if total else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "load": figures(self.recorder.outcomes()),
+            "book_statements": {
+                "primary": self.on_primary.as_dict(),
+                "replica": self.on_replica.as_dict(),
+            },
+            "replica_share_of_book_selects": round(self.replica_share, 4),
+            "queries_by_alias_per_instance": self.by_instance,
+        }
+
+
+def measured_read_phase(cluster: Cluster, *, seconds: float) -> MeasuredReads:
+    """read_phase, with pg_stat_statements reset before and read after on both servers."""
     with cluster.primary_connection() as primary, cluster.replica_connection() as replica:
         metrics_before = instance_queries(cluster)
         reset_statements(primary, replica)
-        recorder = read_phase(cluster, seconds=4.0)
+        recorder = read_phase(cluster, seconds=seconds)
         on_primary = book_statements(primary)
         on_replica = book_statements(replica)
     by_instance = per_instance_difference(instance_queries(cluster), metrics_before)
-    exchanges = recorder.all_exchanges()
+    return MeasuredReads(recorder, on_primary, on_replica, by_instance)
+
+
+def test_reads_are_served_by_the_replica(cluster: Cluster) -> None:
+    reads = measured_read_phase(cluster, seconds=4.0)
+    exchanges = reads.recorder.all_exchanges()
+    on_primary, on_replica, share = reads.on_primary, reads.on_replica, reads.replica_share
     book_selects = on_primary.selects + on_replica.selects
-    share = on_replica.selects / book_selects if book_selects else 0.0
-    report.record(
-        "reads_on_the_replica",
-        {
-            "load": figures(recorder.outcomes()),
-            "book_statements": {"primary": on_primary.as_dict(), "replica": on_replica.as_dict()},
-            "replica_share_of_book_selects": round(share, 4),
-            "queries_by_alias_per_instance": by_instance,
-        },
-    )
+    by_instance = reads.by_instance
+    report.record("reads_on_the_replica", reads.as_dict())
     assert not failed(exchanges), describe(failed(exchanges))
     assert len(exchanges) > 500, f"too little load to judge: {len(exchanges)} requests"
     assert share >= REPLICA_READ_SHARE, (
@@ -226,15 +253,7 @@ def test_stopping_the_replica_costs_no_failed_request(cluster: Cluster) -> None:
         what="every instance to use the restarted replica again",
     )
     back_after = time.monotonic() - restarted_at
-    with cluster.primary_connection() as primary, cluster.replica_connection() as replica:
-        metrics_before = instance_queries(cluster)
-        reset_statements(primary, replica)
-        again = read_phase(cluster, seconds=2.0)
-        on_primary = book_statements(primary)
-        on_replica = book_statements(replica)
-    by_instance = per_instance_difference(instance_queries(cluster), metrics_before)
-    total = on_primary.selects + on_replica.selects
-    share = on_replica.selects / total if total else 0.0
+    again = measured_read_phase(cluster, seconds=2.0)
     report.record(
         "replica_stopped",
         {
@@ -243,22 +262,15 @@ def test_stopping_the_replica_costs_no_failed_request(cluster: Cluster) -> None:
             "reads_sent_after_the_stop": len(reads_after_stop),
             "seconds_until_every_instance_noticed": round(noticed, 3),
             "seconds_until_used_again_after_restart": round(back_after, 3),
-            "after_restart": {
-                "load": figures(again.outcomes()),
-                "book_statements": {
-                    "primary": on_primary.as_dict(),
-                    "replica": on_replica.as_dict(),
-                },
-                "replica_share_of_book_selects": round(share, 4),
-                "queries_by_alias_per_instance": by_instance,
-            },
+            "after_restart": again.as_dict(),
         },
     )
     assert not failed(exchanges), describe(failed(exchanges))
     assert len(reads_after_stop) > 200, "too few reads while the replica was down"
-    assert not failed(again.all_exchanges()), describe(failed(again.all_exchanges()))
-    assert share >= REPLICA_READ_SHARE, (on_primary, on_replica)
-    assert all(counts.get("replica_1", 0) > 0 for counts in by_instance), by_instance
+    again_exchanges = again.recorder.all_exchanges()
+    assert not failed(again_exchanges), describe(failed(again_exchanges))
+    assert again.replica_share >= REPLICA_READ_SHARE, (again.on_primary, again.on_replica)
+    assert all(counts.get("replica_1", 0) > 0 for counts in again.by_instance), again.by_instance
 
 
 def _replica_healthy_anywhere(cluster: Cluster) -> bool:
