@@ -7,6 +7,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from core.replica_health import get_replica_health, replica_aliases
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,13 +18,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database and the cache both answer; otherwise 503."""
+    """Readiness: the database and the cache both answer; otherwise 503. Replicas in use are
+    listed ("ok", or "skipped": down or too far behind)."""
     checks = {"database": _database_ok(), "cache": _cache_ok()}
     ready = all(checks.values())
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if ready else "unavailable",
         "checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()},
     }
+    replicas = replica_aliases()
+    if replicas:
+        # Shown, never counted: without a replica reads go to the primary and nothing fails,
+        # so taking the instance out of the load balancer would only lose capacity.
+        healthy = get_replica_health().healthy()
+        body["replicas"] = {alias: "ok" if alias in healthy else "skipped" for alias in replicas}
     return JsonResponse(body, status=200 if ready else 503)
 
 

@@ -8,6 +8,9 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
+from core import replica_health
+from core.tests.replicas import FixedHealth, replica_alias
+
 JSON = "application/json"
 
 
@@ -167,4 +170,25 @@ def test_readyz_is_503_naming_both_when_both_are_down(
     assert readiness(response, 503) == {
         "status": "unavailable",
         "checks": {"database": "unavailable", "cache": "unavailable"},
+    }
+
+
+# --- /readyz with read replicas -------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("up", "shown"), [(("replica_1",), "ok"), ((), "skipped")])
+def test_readyz_lists_the_replicas_without_counting_them(
+    plain_client: Client, monkeypatch: pytest.MonkeyPatch, up: tuple[str, ...], shown: str
+) -> None:
+    # A replica that is down costs no request (reads go to the primary): the instance stays
+    # ready, and says which replicas it reads from.
+    monkeypatch.setattr(replica_health, "_health", FixedHealth(*up))
+    with replica_alias("replica_1"):
+        response = plain_client.get("/readyz")
+
+    assert readiness(response, 200) == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok"},
+        "replicas": {"replica_1": shown},
     }
