@@ -11,7 +11,9 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
+from core import replica_health
 from core.tests.conftest import Samples
+from core.tests.replicas import replica_alias
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "bookstore-dashboard.json"
 
@@ -89,6 +91,13 @@ def test_every_metric_in_the_dashboard_is_exported_after_some_traffic(
     cache.get("dashboard-test-missing")
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT * FROM no_such_table")
+    # With a replica configured, readiness starts its checks: their gauges are exported too.
+    replica_health.reset_replica_health()
+    try:
+        with replica_alias("replica_1"):
+            client.get("/readyz")
+    finally:
+        replica_health.reset_replica_health()
     monkeypatch.setattr("core.views._database_ok", crash)
     client.get("/readyz")
 
