@@ -8,6 +8,8 @@ is measured on the servers themselves (pg_stat_statements, reset before each pha
 cross-checked with each instance's per-alias query counters on /metrics.
 """
 
+import http.client
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -279,6 +281,36 @@ def _replica_healthy_anywhere(cluster: Cluster) -> bool:
         == 1.0
         for server in cluster.live_instances()
     )
+
+
+def test_a_rate_limit_counts_across_instances(cluster: Cluster) -> None:
+    """Throttle counters live in Redis: sign-in's limit (10 a minute per client address)
+    counts the attempts that every instance answered, not each instance's own."""
+    limit = 10
+    # A fixed one-minute window: start well inside one, so the attempts share it.
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)
+    log_before = len(cluster.nginx_access_log())
+    statuses = []
+    for attempt in range(limit + 2):
+        connection = http.client.HTTPConnection("127.0.0.1", cluster.nginx_port, timeout=10)
+        try:
+            body = json.dumps({"username": "nobody", "password": f"wrong-{attempt}"})
+            connection.request(
+                "POST", "/auth/token/", body, headers={"Content-Type": "application/json"}
+            )
+            statuses.append(connection.getresponse().status)
+        finally:
+            connection.close()
+    answered_by = {
+        entry["upstream_addr"]
+        for entry in cluster.nginx_access_log()[log_before:]
+        if entry["uri"] == "/auth/token/"
+    }
+    report.record("rate_limit", {"statuses": statuses, "instances": sorted(answered_by)})
+    assert len(answered_by) == INSTANCES, answered_by
+    assert all(400 <= status < 500 and status != 429 for status in statuses[:limit]), statuses
+    assert statuses[limit:] == [429, 429], statuses
 
 
 def test_throughput_with_one_two_and_three_instances(cluster: Cluster) -> None:
