@@ -20,7 +20,10 @@
 #                       flags this machine needs (no bridge, no iptables; storage driver
 #                       overlay2 if overlayfs mounts, else vfs) and wait for it (bounded).
 #                       Its pid goes to $STANDIN_STATE/dockerd.pid; when an engine was
-#                       already running no pid file is written.
+#                       already running no pid file is written. Refuses (never starts a second
+#                       dockerd on /var/lib/docker) when /var/run/docker.pid names a live dockerd
+#                       or /var/run/docker.sock exists but DOCKER does not reach an engine (no
+#                       access to the socket, another DOCKER_HOST); starting one needs root.
 #   engine-stop         Stop the dockerd that engine-start started (only that one), bounded.
 #   build-flags DOCKER  Print (one a line) the extra `docker build` flags this engine needs:
 #                       `--network=host` when it has no bridge network (dockerd --bridge none,
@@ -53,13 +56,44 @@ die() {
     exit 1
 }
 
+# While apt-get runs, a policy-rc.d answering 101 ("action forbidden") keeps invoke-rc.d and
+# deb-systemd-invoke from starting the package's services: docker.io's maintainer scripts would
+# otherwise start a dockerd of their own, with default settings (as scripts/ensure-nginx.sh does
+# for nginx). The machine's own policy-rc.d, if any, is moved aside meanwhile and put back after.
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_SAVED=""
+policy_forbid_starts() {
+    if [ -e "$POLICY_RC" ] || [ -L "$POLICY_RC" ]; then
+        POLICY_SAVED="$POLICY_RC.bookstore-saved.$$"
+        mv "$POLICY_RC" "$POLICY_SAVED"
+    fi
+    trap policy_restore EXIT
+    trap 'policy_restore; exit 130' INT
+    trap 'policy_restore; exit 143' TERM
+    printf '#!/bin/sh\n# temporary: scripts/docker-offline-standin.sh (apt-get install)\nexit 101\n' \
+        >"$POLICY_RC"
+    chmod 755 "$POLICY_RC"
+}
+policy_restore() {
+    rm -f "$POLICY_RC"
+    if [ -n "$POLICY_SAVED" ]; then
+        mv "$POLICY_SAVED" "$POLICY_RC"
+        POLICY_SAVED=""
+    fi
+    trap - EXIT INT TERM
+}
+
 apt_install() {
     [ "$(id -u)" -eq 0 ] || die "installing $* needs root (apt-get)"
-    log "apt-get install $*"
+    log "apt-get install $* (service starts forbidden by a temporary $POLICY_RC)"
     export DEBIAN_FRONTEND=noninteractive
+    local rc=0
+    policy_forbid_starts
     apt-get update -qq -o DPkg::Lock::Timeout=300 >&2 ||
         log "apt-get update failed; trying the install with the lists at hand"
-    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >&2
+    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >&2 || rc=$?
+    policy_restore
+    return "$rc"
 }
 
 # A client whose `docker build` is a BuildKit build: one with the buildx plugin, or one from
@@ -110,12 +144,66 @@ storage_driver() {
     echo "$driver"
 }
 
+# What answers on a unix socket: "answers" (an HTTP reply to /_ping), "denied" (no permission),
+# "refused" (nothing listens: a stale socket), or another error.
+probe_socket() {
+    python3 - "$1" <<'EOF'
+import socket, sys
+probe = socket.socket(socket.AF_UNIX)
+probe.settimeout(5)
+try:
+    probe.connect(sys.argv[1])
+    probe.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+    print("answers" if probe.recv(16).startswith(b"HTTP/") else "no HTTP reply")
+except PermissionError:
+    print("denied")
+except ConnectionRefusedError:
+    print("refused")
+except OSError as error:
+    print(f"error: {error}")
+EOF
+}
+
+# Fail (clearly) rather than start a second dockerd on the same /var/lib/docker when an engine
+# seems to run already but `DOCKER info` does not reach it.
+refuse_second_engine() {
+    local docker=$1 pid state us
+    us="uid $(id -u), DOCKER_HOST=${DOCKER_HOST:-unset}"
+    if [ -s /var/run/docker.pid ]; then
+        pid=$(cat /var/run/docker.pid)
+        if [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = dockerd ]; then
+            die "a dockerd already runs (pid $pid, /var/run/docker.pid) but '$docker info'" \
+                "fails for us ($us): give this user access to its socket (the docker group)" \
+                "or point DOCKER_HOST at it; not starting a second dockerd on /var/lib/docker"
+        fi
+    fi
+    if [ -e /var/run/docker.sock ]; then
+        state=$(probe_socket /var/run/docker.sock)
+        case "$state" in
+        answers)
+            die "an engine answers on /var/run/docker.sock but '$docker info' fails for us" \
+                "($us): unset DOCKER_HOST or fix the client; not starting a second dockerd" ;;
+        denied)
+            die "/var/run/docker.sock exists but this user may not connect to it ($us):" \
+                "run as root or join the docker group; not starting a second dockerd" ;;
+        *)
+            die "/var/run/docker.sock exists but no engine answers on it ($state) and" \
+                "/var/run/docker.pid names no live dockerd: if no dockerd runs, remove the" \
+                "stale socket (rm /var/run/docker.sock) and try again" ;;
+        esac
+    fi
+}
+
 cmd_engine_start() {
     local docker=${1:?usage: engine-start DOCKER} pid waited=0
     if "$docker" info >/dev/null 2>&1; then
         log "a Docker engine is already running; using it (and leaving it running)"
         return 0
     fi
+    refuse_second_engine "$docker"
+    [ "$(id -u)" -eq 0 ] ||
+        die "no Docker engine answers and starting one (dockerd) needs root: run as root, or" \
+            "start an engine and give this user access to it (the docker group)"
     if ! command -v dockerd >/dev/null 2>&1 && [ ! -x /usr/sbin/dockerd ]; then
         apt_install docker.io
     fi
@@ -164,6 +252,12 @@ cmd_engine_stop() {
     done
     log "dockerd did not stop within 30 s; killing it"
     kill -KILL "$pid" 2>/dev/null || true
+    # A killed dockerd leaves its pid file and socket; they are ours, and engine-start would
+    # otherwise refuse next time (the stale socket answers nobody).
+    sleep 0.5
+    if [ "$(cat /var/run/docker.pid 2>/dev/null || true)" = "$pid" ]; then
+        rm -f /var/run/docker.pid /var/run/docker.sock
+    fi
 }
 
 cmd_build_flags() {
@@ -196,7 +290,7 @@ cmd_base_image() {
         log "$BASE_IMAGE is present${standin:+ (the offline stand-in)}"
         return 0
     fi
-    if timeout "$PULL_TIMEOUT" "$docker" pull "$BASE_IMAGE" >&2; then
+    if timeout --foreground "$PULL_TIMEOUT" "$docker" pull "$BASE_IMAGE" >&2; then
         log "pulled the real $BASE_IMAGE"
         return 0
     fi
