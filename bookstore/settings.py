@@ -136,11 +136,25 @@ DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
 REPLICA_CHECK_INTERVAL_SECONDS = env.float("REPLICA_CHECK_INTERVAL_SECONDS", default=1.0)
 READ_YOUR_WRITES_SECONDS = env.float("READ_YOUR_WRITES_SECONDS", default=5.0)
+# One URL per replica: a multi-host URL (host1,host2) would be split at its comma.
 for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
     _replica = environ.Env.db_url_config(_url)
+    if _replica["ENGINE"] != "django.db.backends.postgresql" or not _replica.get("HOST"):
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS: replica {_number} is no postgres:// URL."
+        )
     for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"):
         _replica[_name] = DATABASES["default"][_name]
-    _replica.setdefault("OPTIONS", {}).update(DATABASES["default"].get("OPTIONS", {}))
+    # The primary's options (connect_timeout...) unless the replica's URL sets its own; never
+    # target_session_attrs=read-write, which refuses a standby.
+    _replica["OPTIONS"] = {
+        **{
+            name: value
+            for name, value in DATABASES["default"].get("OPTIONS", {}).items()
+            if name != "target_session_attrs"
+        },
+        **_replica.get("OPTIONS", {}),
+    }
     # Test runs read the test database through the replica's alias.
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES[f"replica_{_number}"] = _replica
@@ -150,11 +164,17 @@ if DATABASE_REPLICA_URLS:
     if not env.str("REDIS_URL", default=""):
         # The read-your-writes markers must be seen by every instance.
         raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs REDIS_URL.")
-    if READ_YOUR_WRITES_SECONDS < REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_INTERVAL_SECONDS:
-        # A replica in use is at most MAX_LAG behind as of its last check, INTERVAL ago.
+    if REPLICA_CHECK_INTERVAL_SECONDS <= 0 or REPLICA_MAX_LAG_SECONDS < 0:
+        raise ImproperlyConfigured(
+            "REPLICA_CHECK_INTERVAL_SECONDS must be above 0 and REPLICA_MAX_LAG_SECONDS at least 0."
+        )
+    if READ_YOUR_WRITES_SECONDS < REPLICA_MAX_LAG_SECONDS + 2 * REPLICA_CHECK_INTERVAL_SECONDS:
+        # A replica is used while its last verdict is younger than READ_YOUR_WRITES_SECONDS -
+        # REPLICA_MAX_LAG_SECONDS (core.replica_health): that must outlast a round of checks
+        # and the interval between two.
         raise ImproperlyConfigured(
             "READ_YOUR_WRITES_SECONDS must be at least REPLICA_MAX_LAG_SECONDS + "
-            "REPLICA_CHECK_INTERVAL_SECONDS, or a user could miss their own write."
+            "twice REPLICA_CHECK_INTERVAL_SECONDS, or a user could miss their own write."
         )
     DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
 

@@ -11,8 +11,9 @@ The rules, in the order they are applied to a read (`ReplicaRouter.db_for_read`)
    short-lived marker in Redis under the user's id, which every instance sees.
 4. So do the reads that fill the shared read cache (books.hot_path): the cache must never keep
    a page older than the last write it has been told about.
-5. Otherwise a replica that core.replica_health judges up and current answers; with none,
-   the primary.
+5. Otherwise a replica that core.replica_health judges up and current answers (the same one
+   for every read of a request, so they see one snapshot; requests are spread round-robin);
+   with none, the primary.
 
 A read request whose replica fails (down, or a query cancelled by replay) is answered again
 from the primary by ReadRoutingMiddleware, so a replica outage costs no failed request.
@@ -55,8 +56,17 @@ class ReadScope:
     #: DRF has authenticated it.
     request: HttpRequest | None = None
     user_checked: bool = False
-    replicas_used: set[str] = field(default_factory=set)
+    #: The replica this request reads from: one per request, so its reads see one snapshot.
+    replica: str | None = None
     replicas_failed: set[str] = field(default_factory=set)
+    #: Set once the request is being answered again from the primary.
+    retried: bool = False
+
+    def answer_again_from_primary(self) -> None:
+        self.primary = True
+        self.retried = True
+        self.replica = None
+        self.replicas_failed.clear()
 
 
 _scope: contextvars.ContextVar[ReadScope | None] = contextvars.ContextVar(
@@ -118,9 +128,8 @@ def note_failed_connections() -> None:
     scope = _scope.get()
     if scope is None:
         return
-    for alias in scope.replicas_used:
-        if connections[alias].errors_occurred:
-            scope.replicas_failed.add(alias)
+    if scope.replica is not None and connections[scope.replica].errors_occurred:
+        scope.replicas_failed.add(scope.replica)
 
 
 # --- the router ---------------------------------------------------------------------------
@@ -145,11 +154,12 @@ class ReplicaRouter:
                 scope.primary = True
                 return PRIMARY
         healthy = get_replica_health().healthy()
+        if scope.replica in healthy:
+            return scope.replica
         if not healthy:
             return PRIMARY
-        alias = healthy[next(_round_robin) % len(healthy)]
-        scope.replicas_used.add(alias)
-        return alias
+        scope.replica = healthy[next(_round_robin) % len(healthy)]
+        return scope.replica
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return PRIMARY

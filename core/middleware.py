@@ -76,8 +76,9 @@ class ReadRoutingMiddleware:
       and the request answered again from the primary. Only reads are answered twice: they
       change nothing.
 
-    Last in MIDDLEWARE, so the metrics and the access log see only the answer the client gets.
-    Does nothing when no replica is configured.
+    Last in MIDDLEWARE, so the access log and the response metrics see only the answer the
+    client gets (django-prometheus's per-view request counter sees both passes). Does nothing
+    when no replica is configured.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -91,11 +92,11 @@ class ReadRoutingMiddleware:
         with db_routing.read_scope(primary=primary, request=request) as scope:
             response = self.get_response(request)
             if scope.replicas_failed and reads_only:
-                for alias in sorted(scope.replicas_failed):
+                failed = sorted(scope.replicas_failed)
+                for alias in failed:
                     get_replica_health().mark_down(alias)
-                logger.info("read_retried_on_primary", replicas=sorted(scope.replicas_failed))
-                scope.primary = True
-                scope.replicas_failed.clear()
+                logger.info("read_retried_on_primary", replicas=failed)
+                scope.answer_again_from_primary()
                 response = self.get_response(request)
         if not reads_only:
             user = getattr(request, "user", None)
@@ -104,13 +105,23 @@ class ReadRoutingMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if request.method not in READ_METHODS or not isinstance(exception, DatabaseError):
+        if request.method not in READ_METHODS or not _replica_may_answer_again(exception):
             return None
         scope = db_routing.current_scope()
-        if scope is None:
-            return None
+        if scope is None or scope.retried:
+            return None  # the primary's failure: handled as any other
         db_routing.note_failed_connections()
         if not scope.replicas_failed:
-            return None  # the primary's failure: handled as any other
+            return None
         # A stand-in, never sent: __call__ answers the request again from the primary.
         return HttpResponse(status=503)
+
+
+def _replica_may_answer_again(error: Exception) -> bool:
+    """An error that another server may not give: the replica is unreachable, or a replica's
+    query was cancelled by replay (SQLSTATE 40001). A statement that is wrong or too slow
+    would fail on the primary too, and costs the replica nothing."""
+    if not isinstance(error, DatabaseError):
+        return False
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    return sqlstate == "40001" or is_database_unavailable(error)

@@ -9,9 +9,11 @@ the newest such sample. This holds when the primary is idle (its position does n
 when the replica has silently lost its connection to the primary (its position stops), where
 a replay timestamp would say nothing or mislead.
 
-A replica that fails a check or a query is out until a check passes again. While the primary
-itself cannot be sampled, a replica that still answers keeps its last verdict: reads stay up
-during a primary outage, and no write can be missed while none is accepted.
+A replica that fails a check or a query is out until a check passes again. A verdict is only
+trusted for `max_verdict_age` seconds (READ_YOUR_WRITES_SECONDS - REPLICA_MAX_LAG_SECONDS):
+if the checks stop publishing (a round hangs on a replica that does not answer, or the
+primary cannot be sampled, so no replica can be proven current), reads go to the primary.
+That keeps the read-your-writes window sound whatever the checker is doing.
 """
 
 import bisect
@@ -34,13 +36,14 @@ REPLICA_LAG = Gauge(
     "bookstore_replica_lag_seconds",
     "Upper bound of a read replica's staleness at its last check (+Inf while unreachable).",
     ["database"],
-    multiprocess_mode="max",
+    # live: a dead worker's value leaves /metrics with it (gunicorn's child_exit).
+    multiprocess_mode="livemax",
 )
 REPLICA_HEALTHY = Gauge(
     "bookstore_replica_healthy",
     "1 when a read replica may serve reads (up and within REPLICA_MAX_LAG_SECONDS), else 0.",
     ["database"],
-    multiprocess_mode="min",
+    multiprocess_mode="livemin",
 )
 
 #: A replica still catching up after this long, with no sample of the primary it has
@@ -97,14 +100,18 @@ class ReplicaHealth:
         *,
         max_lag: float,
         interval: float,
+        max_verdict_age: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.aliases = tuple(aliases)
         self.max_lag = max_lag
         self.interval = interval
+        self.max_verdict_age = 3 * interval if max_verdict_age is None else max_verdict_age
         self.clock = clock
         self.positions = PrimaryPositions()
         self._healthy: tuple[str, ...] = ()
+        self._verdict_at = float("-inf")  # when the round that made the verdict began
+        self._marked_down: set[str] = set()  # during the round under way
         self._lock = threading.Lock()
         self._started_in_pid: int | None = None
         self._stop = threading.Event()
@@ -114,6 +121,8 @@ class ReplicaHealth:
     def healthy(self) -> tuple[str, ...]:
         if self._started_in_pid != os.getpid():
             self._start()
+        if self.clock() - self._verdict_at > self.max_verdict_age:
+            return ()  # the checks have stopped: no replica can be shown to be current
         return self._healthy
 
     def mark_down(self, alias: str) -> None:
@@ -122,6 +131,7 @@ class ReplicaHealth:
             if alias in self._healthy:
                 logger.warning("replica_down", database=alias, reason="query failed")
             self._healthy = tuple(name for name in self._healthy if name != alias)
+            self._marked_down.add(alias)
         REPLICA_HEALTHY.labels(database=alias).set(0)
 
     # --- checking --------------------------------------------------------------------
@@ -134,8 +144,12 @@ class ReplicaHealth:
             # A forked child inherits the parent's samples and verdict but not its thread.
             self.positions = PrimaryPositions()
             self._healthy = ()
+            self._verdict_at = float("-inf")
             self._stop = threading.Event()
-        self.check_all()
+        try:
+            self.check_all()
+        except Exception:  # the request goes on from the primary; the thread tries again
+            logger.exception("replica_check_failed")
         thread = threading.Thread(target=self._run, name="replica-health", daemon=True)
         thread.start()
 
@@ -153,19 +167,17 @@ class ReplicaHealth:
     def check_all(self) -> tuple[str, ...]:
         """One round: sample the primary, then judge every replica against the samples.
 
-        Without a sample this round (the primary is down), a replica that still answers keeps
-        its last verdict: nothing can be written meanwhile, so it cannot fall further behind.
+        Without a sample of the primary this round, nothing new is published: a replica
+        that stops answering is dropped, the others keep the last verdict until it ages out.
         """
-        sampled = self._sample_primary()
+        started = self.clock()
+        with self._lock:
+            self._marked_down.clear()
+        sampled = self._sample_primary(started)
         healthy = []
         for alias in self.aliases:
             lag = self._replica_lag(alias)
-            if lag is None:
-                ok = False
-            elif sampled:
-                ok = lag <= self.max_lag
-            else:
-                ok = alias in self._healthy
+            ok = lag is not None and (lag <= self.max_lag if sampled else alias in self._healthy)
             if ok:
                 healthy.append(alias)
             if ok != (alias in self._healthy):
@@ -180,22 +192,29 @@ class ReplicaHealth:
                 # Unreachable: no bound on how far behind it is (+Inf), never a stale 0.
                 REPLICA_LAG.labels(database=alias).set(float("inf") if lag is None else lag)
         with self._lock:
-            self._healthy = tuple(healthy)
+            # A replica a request found failing during this round stays out until the next.
+            self._healthy = tuple(name for name in healthy if name not in self._marked_down)
+            if sampled:
+                self._verdict_at = started
         return self._healthy
 
-    def _sample_primary(self) -> bool:
+    def _sample_primary(self, at: float) -> bool:
+        """Record the primary's WAL position as of `at`, a time taken before asking: every
+        transaction committed before `at` ends at or below the position read."""
         connection = connections[PRIMARY]
         if connection.vendor != "postgresql":
-            self.positions.add(self.clock(), 0)  # no WAL to compare: every copy is current
+            self.positions.add(at, 0)  # no WAL to compare: every copy is current
             return True
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_current_wal_lsn()::text")
+                # The insert position: with synchronous_commit off a commit is acknowledged
+                # once inserted, before it is written out.
+                cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
                 (position,) = cursor.fetchone()
         except DatabaseError:
             connection.close()
             return False
-        self.positions.add(self.clock(), lsn_to_int(position))
+        self.positions.add(at, lsn_to_int(position))
         return True
 
     def _replica_lag(self, alias: str) -> float | None:
@@ -239,6 +258,11 @@ def get_replica_health() -> ReplicaHealth:
                     replica_aliases(),
                     max_lag=settings.REPLICA_MAX_LAG_SECONDS,
                     interval=settings.REPLICA_CHECK_INTERVAL_SECONDS,
+                    # A user's own write is on a replica in use once its verdict is younger
+                    # than this (bookstore.settings checks it is at least one interval).
+                    max_verdict_age=(
+                        settings.READ_YOUR_WRITES_SECONDS - settings.REPLICA_MAX_LAG_SECONDS
+                    ),
                 )
     return _health
 
