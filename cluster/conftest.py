@@ -8,6 +8,7 @@ passed, failed, hit their time limit or were interrupted (Ctrl-C, or SIGTERM fro
 
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from types import FrameType
@@ -62,17 +63,28 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)  # CI's timeout: still tear down
-    running = Cluster()
+    running: Cluster | None = None
     try:
+        running = Cluster()
         with time_limit(START_TIME_LIMIT, "Starting the cluster"):
             running.start(users=USERS)
         yield running
     finally:
-        if request.session.testsfailed:
-            with contextlib.suppress(OSError):
-                running.keep_logs(report.RESULTS_PATH.parent / "logs")
-        running.destroy()
-        signal.signal(signal.SIGTERM, previous)
+        # A second Ctrl-C or SIGTERM must not cut the teardown short.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if running is not None:
+                logs = report.RESULTS_PATH.parent / "logs"
+                if request.session.testsfailed:
+                    with contextlib.suppress(OSError):
+                        running.keep_logs(logs)
+                else:  # an earlier failure's logs would read as this run's
+                    shutil.rmtree(logs, ignore_errors=True)
+                running.destroy()
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

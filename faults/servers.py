@@ -326,8 +326,6 @@ class AppServer:
     def start(self) -> None:
         command = [
             sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-            # Not the default ~/.gunicorn/gunicorn.ctl, which another server on the machine uses.
-            "--control-socket", str(self.directory / "gunicorn.ctl"),
             "bookstore.wsgi",
         ]  # fmt: skip
         with self.log.open("ab") as log:
@@ -379,9 +377,10 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        for pid in children_of(self.process.pid):  # a worker left behind by a killed master
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        # A worker left behind by a killed master is still in its process group (started in
+        # a session of its own), even once the master is reaped.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process = None
 
     def kill(self) -> None:
@@ -494,9 +493,8 @@ class Nginx:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        for pid in children_of(self.process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # any worker left in its group
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process = None
 
 
@@ -521,5 +519,8 @@ def _group_alive(group: int) -> bool:
 
 
 def _kill_pid_file(pid_file: Path) -> None:
+    """SIGKILL the postmaster a pid file names, if that process is still a postgres."""
     with contextlib.suppress(OSError, ValueError, IndexError):
-        os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGKILL)
+        pid = int(pid_file.read_text().splitlines()[0])
+        if Path(f"/proc/{pid}/comm").read_text().strip() in ("postgres", "postmaster"):
+            os.kill(pid, signal.SIGKILL)
