@@ -139,9 +139,12 @@ READ_YOUR_WRITES_SECONDS = env.float("READ_YOUR_WRITES_SECONDS", default=5.0)
 # One URL per replica: a multi-host URL (host1,host2) would be split at its comma.
 for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
     _replica = environ.Env.db_url_config(_url)
-    if _replica["ENGINE"] != "django.db.backends.postgresql" or not _replica.get("HOST"):
+    if _replica.get("ENGINE") != "django.db.backends.postgresql" or not (
+        _replica.get("HOST") and _replica.get("NAME")
+    ):
         raise ImproperlyConfigured(
-            f"DATABASE_REPLICA_URLS: replica {_number} is no postgres:// URL."
+            f"DATABASE_REPLICA_URLS: replica {_number} is not a postgres:// URL with a host "
+            "and a database name (one URL per replica, comma-separated)."
         )
     for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"):
         _replica[_name] = DATABASES["default"][_name]

@@ -193,6 +193,8 @@ class ReplicaHealth:
                 REPLICA_LAG.labels(database=alias).set(float("inf") if lag is None else lag)
         with self._lock:
             # A replica a request found failing during this round stays out until the next.
+            for alias in self._marked_down:
+                REPLICA_HEALTHY.labels(database=alias).set(0)
             self._healthy = tuple(name for name in healthy if name not in self._marked_down)
             if sampled:
                 self._verdict_at = started
