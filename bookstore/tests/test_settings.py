@@ -293,7 +293,7 @@ def test_without_replica_urls_there_is_no_replica_and_no_router(base_dir: Path) 
         assert values["DATABASE_ROUTERS"] == []
 
 
-def test_the_read_your_writes_window_may_equal_the_lag_bound_plus_the_check_interval(
+def test_the_read_your_writes_window_may_equal_the_lag_bound_plus_twice_the_check_interval(
     base_dir: Path,
 ) -> None:
     values = replica_settings(
@@ -303,10 +303,69 @@ def test_the_read_your_writes_window_may_equal_the_lag_bound_plus_the_check_inte
         REDIS_URL="redis://cache:6379/0",
         REPLICA_MAX_LAG_SECONDS="3",
         REPLICA_CHECK_INTERVAL_SECONDS="0.5",
-        READ_YOUR_WRITES_SECONDS="3.5",
+        READ_YOUR_WRITES_SECONDS="4",
     )
 
-    assert values["READ_YOUR_WRITES_SECONDS"] == 3.5
+    assert values["READ_YOUR_WRITES_SECONDS"] == 4
+
+
+def test_a_replica_keeps_its_own_url_options_and_the_primarys_others_but_not_read_write_only(
+    base_dir: Path,
+) -> None:
+    values = replica_settings(
+        base_dir,
+        DATABASE_URL=f"{PRIMARY_URL}?target_session_attrs=read-write&connect_timeout=3",
+        DATABASE_REPLICA_URLS=(
+            "postgres://u@replica-a:5432/db?sslmode=require&connect_timeout=5,"
+            "postgres://u@replica-b:5432/db"
+        ),
+        REDIS_URL="redis://cache:6379/0",
+    )
+    databases = values["DATABASES"]
+
+    assert databases["default"]["OPTIONS"] == {
+        "target_session_attrs": "read-write",
+        "connect_timeout": 3,
+    }
+    # target_session_attrs=read-write would refuse every standby.
+    assert databases["replica_1"]["OPTIONS"] == {"sslmode": "require", "connect_timeout": 5}
+    assert databases["replica_2"]["OPTIONS"] == {"connect_timeout": 3}
+
+
+REFUSED_REPLICA_URLS = {
+    "not-postgres": "mysql://u@replica-a:3306/db",
+    "no-host": "postgres:///db",
+    "multi-host-with-ports": "postgres://u@replica-a:5432,replica-b:5432/db",
+    "multi-host": "postgres://u@replica-a,replica-b/db",
+}
+
+
+@pytest.mark.parametrize("url", REFUSED_REPLICA_URLS.values(), ids=REFUSED_REPLICA_URLS.keys())
+def test_settings_refuse_a_replica_url_that_names_no_single_postgresql_host(
+    base_dir: Path, url: str
+) -> None:
+    # A multi-host URL is split at its comma, into a URL with no scheme or no host.
+    result = run_with_settings(
+        base_dir,
+        REPLICA_PROBE,
+        SECRET_KEY="k",
+        DATABASE_URL=PRIMARY_URL,
+        DATABASE_REPLICA_URLS=url,
+        REDIS_URL="redis://cache:6379/0",
+    )
+
+    assert result.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured" in result.stderr
+    assert "DATABASE_REPLICA_URLS: replica " in result.stderr
+    assert "is not a postgres:// URL with a host and a database name" in result.stderr
+    assert result.stdout == ""
+
+
+REPLICAS_WITH_REDIS = {
+    "DATABASE_URL": PRIMARY_URL,
+    "DATABASE_REPLICA_URLS": TWO_REPLICAS,
+    "REDIS_URL": "redis://cache:6379/0",
+}
 
 
 @pytest.mark.parametrize(
@@ -325,13 +384,33 @@ def test_the_read_your_writes_window_may_equal_the_lag_bound_plus_the_check_inte
                 "DATABASE_URL": PRIMARY_URL,
                 "DATABASE_REPLICA_URLS": TWO_REPLICAS,
                 "REDIS_URL": "redis://cache:6379/0",
-                "READ_YOUR_WRITES_SECONDS": "2.9",
+                # Enough for one interval past the lag bound (2 + 1), not for two.
+                "READ_YOUR_WRITES_SECONDS": "3.9",
             },
             "READ_YOUR_WRITES_SECONDS must be at least REPLICA_MAX_LAG_SECONDS + "
-            "REPLICA_CHECK_INTERVAL_SECONDS",
+            "twice REPLICA_CHECK_INTERVAL_SECONDS",
+        ),
+        (
+            {**REPLICAS_WITH_REDIS, "REPLICA_CHECK_INTERVAL_SECONDS": "0"},
+            "REPLICA_CHECK_INTERVAL_SECONDS must be above 0",
+        ),
+        (
+            {**REPLICAS_WITH_REDIS, "REPLICA_CHECK_INTERVAL_SECONDS": "-1"},
+            "REPLICA_CHECK_INTERVAL_SECONDS must be above 0",
+        ),
+        (
+            {**REPLICAS_WITH_REDIS, "REPLICA_MAX_LAG_SECONDS": "-1"},
+            "REPLICA_MAX_LAG_SECONDS at least 0",
         ),
     ],
-    ids=["sqlite-primary", "no-redis", "window-shorter-than-lag-plus-interval"],
+    ids=[
+        "sqlite-primary",
+        "no-redis",
+        "window-shorter-than-lag-plus-twice-interval",
+        "interval-zero",
+        "interval-negative",
+        "lag-negative",
+    ],
 )
 def test_settings_refuse_replicas_that_cannot_keep_their_promises(
     base_dir: Path, env: dict[str, str], message: str

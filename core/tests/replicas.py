@@ -92,9 +92,11 @@ class FixedHealth:
 
 
 def started_health(*healthy: str, max_lag: float = 2.0) -> ReplicaHealth:
-    """A real ReplicaHealth that believes `healthy` are up and starts no checker thread."""
+    """A real ReplicaHealth that believes `healthy` are up, by a verdict just made (trusted
+    for three hours), and starts no checker thread."""
     health = ReplicaHealth(healthy, max_lag=max_lag, interval=3600)
     health._healthy = tuple(healthy)
+    health._verdict_at = health.clock()
     health._started_in_pid = os.getpid()
     return health
 

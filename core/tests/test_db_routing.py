@@ -75,7 +75,7 @@ def test_a_catalogue_read_in_a_read_request_goes_to_a_healthy_replica(health: Fi
     with read_scope() as scope:
         assert router.db_for_read(Book) == REPLICA
         assert Book.objects.all().db == REPLICA
-    assert scope.replicas_used == {REPLICA}
+    assert scope.replica == REPLICA
 
 
 def test_a_read_outside_any_request_goes_to_the_primary(health: FixedHealth) -> None:
@@ -114,18 +114,41 @@ def test_with_no_healthy_replica_reads_go_to_the_primary(health: FixedHealth) ->
 
     with read_scope() as scope:
         assert router.db_for_read(Book) == "default"
-    assert scope.replicas_used == set()
+    assert scope.replica is None
 
 
-def test_reads_take_turns_across_the_healthy_replicas(health: FixedHealth) -> None:
+def test_every_read_of_a_request_goes_to_one_replica_and_requests_take_turns(
+    health: FixedHealth,
+) -> None:
+    # One replica per request: two replicas replay at their own pace, so a request reading
+    # from both could see a row and then not see it.
     health.up = (REPLICA, "replica_2")
 
-    with read_scope() as scope:
-        chosen = [router.db_for_read(Book) for _ in range(4)]
+    chosen = []
+    for _ in range(4):
+        with read_scope() as scope:
+            reads = {router.db_for_read(Book) for _ in range(3)}
+        assert reads == {scope.replica}
+        chosen.append(scope.replica)
 
     assert set(chosen) == {REPLICA, "replica_2"}
     assert all(first != second for first, second in itertools.pairwise(chosen))
-    assert scope.replicas_used == {REPLICA, "replica_2"}
+
+
+def test_a_request_whose_replica_goes_out_reads_from_another_healthy_one(
+    health: FixedHealth,
+) -> None:
+    health.up = (REPLICA, "replica_2")
+    with read_scope() as scope:
+        first = router.db_for_read(Book)
+        health.up = tuple(alias for alias in health.up if alias != first)
+
+        second = router.db_for_read(Book)
+
+        assert second in health.up
+        assert scope.replica == second
+        health.up = ()
+        assert router.db_for_read(Book) == "default"
 
 
 def test_writes_go_to_the_primary(health: FixedHealth) -> None:
@@ -208,6 +231,14 @@ def test_a_cache_that_cannot_answer_counts_as_a_recent_write(
 
 
 # --- through the HTTP stack ---------------------------------------------------------------
+
+
+@pytest.fixture
+def two_replicas(health: FixedHealth) -> Iterator[tuple[str, str]]:
+    """replica_1 and replica_2, both second connections to the test database, both up."""
+    with replica_alias("replica_2"):
+        health.up = (REPLICA, "replica_2")
+        yield (REPLICA, "replica_2")
 
 
 @pytest.mark.parametrize("path", ["/books/{pk}/", "/books/"], ids=["detail", "list"])
@@ -329,3 +360,28 @@ def test_an_admin_change_pins_reads_to_the_primary_and_then_to_its_author(
     with queries_on("default", REPLICA) as queries:
         assert APIClient().get(f"/books/{book.pk}/").json()["title"] == "After"
     assert queries.book_reads(REPLICA)
+
+
+def test_all_book_reads_of_a_request_run_on_one_replica_and_the_next_request_on_the_other(
+    two_replicas: tuple[str, str],
+) -> None:
+    # The admin's book list counts the books, then reads a page: two reads, one snapshot.
+    BookFactory.create_batch(3)
+    staff = get_user_model().objects.create_superuser(
+        username="librarian", password="a-long-password-1"
+    )
+    admin = APIClient(raise_request_exception=False)
+    admin.force_login(staff)
+
+    used = []
+    for _ in range(2):
+        with queries_on("default", *two_replicas) as queries:
+            response = admin.get("/admin/books/book/")
+        assert response.status_code == 200
+        on = [alias for alias in two_replicas if queries.book_reads(alias)]
+        assert len(on) == 1, {alias: queries.book_reads(alias) for alias in two_replicas}
+        assert len(queries.book_reads(on[0])) >= 2
+        assert queries.book_reads("default") == []
+        used.append(on[0])
+
+    assert sorted(used) == sorted(two_replicas)

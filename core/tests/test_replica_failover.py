@@ -1,6 +1,7 @@
 """core.middleware.ReadRoutingMiddleware: a read whose replica fails is answered again from
 the primary, once, and the replica is taken out; a write never touches a replica."""
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -8,7 +9,7 @@ import psycopg.errors
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import OperationalError, connections
+from django.db import OperationalError, ProgrammingError, connections
 from knox.models import AuthToken
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
@@ -54,6 +55,13 @@ def unreachable_replica(routed: None, health: ReplicaHealth) -> Iterator[str]:
         yield REPLICA
 
 
+#: SQLSTATEs of statements that fail on a replica: replay cancelled the query (another
+#: server may answer it), a statement timeout and a wrong statement (any server would fail).
+REPLAY_CONFLICT = "40001"
+STATEMENT_TIMEOUT = "57014"
+UNDEFINED_TABLE = "42P01"
+
+
 @pytest.fixture
 def failing_replica(
     routed: None, health: ReplicaHealth, monkeypatch: pytest.MonkeyPatch
@@ -62,21 +70,52 @@ def failing_replica(
     statement can (cancelled by a conflict with recovery): an error, not unavailability."""
     with replica_alias(REPLICA):
         replica = connections[REPLICA]
-        monkeypatch.setattr(replica, "create_cursor", _statement_error(replica))
+        monkeypatch.setattr(replica, "create_cursor", _statement_error(replica, REPLAY_CONFLICT))
         yield REPLICA
 
 
-def _statement_error(connection: Any) -> Callable[..., Any]:
-    """create_cursor raising the driver's own error, as a cancelled statement does; Django
-    calls it inside wrap_database_errors, which marks the connection as having failed."""
+class _SQLiteErrorWithSQLState:
+    """Lets a SQLite error carry a PostgreSQL SQLSTATE, as psycopg's errors do."""
+
+    sqlstate: str
+
+
+def _driver_error(connection: Any, sqlstate: str, message: str) -> Exception:
+    """The driver's own error for `sqlstate`: psycopg's class for it, or on SQLite (which has
+    no SQLSTATE) its error of the same DB-API kind, carrying one."""
+    psycopg_class = psycopg.errors.lookup(sqlstate)
+    if connection.vendor == "postgresql":
+        return psycopg_class(message)  # type: ignore[no-any-return]
+    kind = next(
+        base.__name__
+        for base in psycopg_class.__mro__
+        if base.__name__ in ("OperationalError", "ProgrammingError")
+    )
+    error_class = type(kind, (_SQLiteErrorWithSQLState, getattr(connection.Database, kind)), {})
+    error = error_class(message)
+    error.sqlstate = sqlstate
+    return error  # type: ignore[no-any-return]
+
+
+def _statement_error(connection: Any, sqlstate: str) -> Callable[..., Any]:
+    """create_cursor raising the driver's own error for `sqlstate`, as a failed statement
+    does; Django calls it inside wrap_database_errors, which marks the connection as having
+    failed and raises Django's error from the driver's."""
+
+    def fail(name: str | None = None) -> Any:
+        raise _driver_error(connection, sqlstate, f"statement failed ({sqlstate})")
+
+    return fail
+
+
+def _unreachable(connection: Any) -> Callable[..., Any]:
+    """create_cursor raising what a connection the server dropped raises: unavailability."""
 
     def fail(name: str | None = None) -> Any:
         if connection.vendor == "postgresql":
-            raise psycopg.errors.SerializationFailure(
-                "canceling statement due to conflict with recovery"
-            )
-        error = connection.Database.OperationalError("interrupted")
-        error.sqlite_errorcode, error.sqlite_errorname = 9, "SQLITE_INTERRUPT"
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        error = connection.Database.OperationalError("unable to open database file")
+        error.sqlite_errorcode, error.sqlite_errorname = 14, "SQLITE_CANTOPEN"
         raise error
 
     return fail
@@ -207,11 +246,12 @@ def test_the_simulated_replica_error_is_a_statement_error_not_unavailability(
         connections[REPLICA].cursor()
 
     assert not is_database_unavailable(raised.value)
+    assert raised.value.__cause__.sqlstate == REPLAY_CONFLICT  # type: ignore[union-attr]
     assert connections[REPLICA].errors_occurred
 
 
 @pytest.mark.parametrize("path", ["/books/{pk}/", "/books/"], ids=["detail", "list"])
-def test_a_read_whose_replica_statement_fails_is_answered_from_the_primary(
+def test_a_read_whose_replica_query_is_cancelled_by_replay_is_answered_from_the_primary(
     failing_replica: str,
     health: ReplicaHealth,
     book: Book,
@@ -238,7 +278,10 @@ def test_a_failed_read_on_the_primary_is_not_answered_twice(
     health._healthy = ()  # no replica up: the read runs on the primary
     primary = connections["default"]
     with replica_alias(REPLICA):
-        primary.create_cursor = _statement_error(primary)  # type: ignore[method-assign]
+        # Even the kind of error a replica's read is answered again for.
+        primary.create_cursor = _statement_error(  # type: ignore[method-assign]
+            primary, REPLAY_CONFLICT
+        )
         try:
             response = APIClient(raise_request_exception=False).get(f"/books/{book.pk}/")
         finally:
@@ -260,3 +303,118 @@ def test_a_read_answered_again_counts_once_against_the_rate_limit(
 
     assert response.status_code == 200
     assert sum(cache.get(key) or 0 for key in windows) == 1
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "error"),
+    [(STATEMENT_TIMEOUT, OperationalError), (UNDEFINED_TABLE, ProgrammingError)],
+    ids=["statement-timeout", "undefined-table"],
+)
+def test_a_replica_statement_error_any_server_would_give_is_not_answered_again(
+    routed: None,
+    health: ReplicaHealth,
+    book: Book,
+    json_logs: LogLines,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    sqlstate: str,
+    error: type[Exception],
+) -> None:
+    # A query too slow or wrong fails on the primary too: answering again doubles its cost,
+    # and taking the replica out would send everyone's reads to the primary for nothing.
+    with replica_alias(REPLICA):
+        replica = connections[REPLICA]
+        monkeypatch.setattr(replica, "create_cursor", _statement_error(replica, sqlstate))
+
+        with caplog.at_level(logging.ERROR, logger="django.request"):
+            response = APIClient(raise_request_exception=False).get(f"/books/{book.pk}/")
+
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error."}
+    assert [type(record.exc_info[1]) for record in caplog.records if record.exc_info] == [error]
+    assert health.healthy() == (REPLICA,)
+    assert retried(json_logs) == []
+
+
+# --- the second answer, from the primary, fails too ------------------------------------------
+
+
+@pytest.fixture
+def replica_then_primary_fails(
+    failing_replica: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Callable[..., Any]], None]:
+    """Make the primary fail with `failure` (a create_cursor), once the replica has failed."""
+    replica = connections[REPLICA]
+    primary = connections["default"]
+
+    def then(failure: Callable[..., Any]) -> None:
+        replica_failure = replica.create_cursor
+        failed = {"replica": False}
+
+        def replica_fails(name: str | None = None) -> Any:
+            failed["replica"] = True
+            return replica_failure(name)
+
+        def primary_fails_after_the_replica(name: str | None = None) -> Any:
+            if failed["replica"]:
+                return failure(name)
+            return primary_cursor(name)
+
+        primary_cursor = primary.create_cursor
+        monkeypatch.setattr(replica, "create_cursor", replica_fails)
+        monkeypatch.setattr(primary, "create_cursor", primary_fails_after_the_replica)
+
+    return then
+
+
+@pytest.mark.parametrize("page", ["api", "admin"])
+def test_a_read_whose_primary_is_unavailable_on_the_second_answer_is_the_json_503(
+    replica_then_primary_fails: Callable[[Callable[..., Any]], None],
+    health: ReplicaHealth,
+    book: Book,
+    json_logs: LogLines,
+    page: str,
+) -> None:
+    # Answered again once only: the primary's outage is reported as any other (by DRF's
+    # handler, or DatabaseUnavailableMiddleware outside DRF), never as the empty stand-in
+    # that stops the first answer.
+    client = APIClient(raise_request_exception=False)
+    if page == "admin":
+        staff = get_user_model().objects.create_superuser(
+            username="librarian", password="a-long-password-1"
+        )
+        client.force_login(staff)
+    url = f"/books/{book.pk}/" if page == "api" else "/admin/books/book/"
+    replica_then_primary_fails(_unreachable(connections["default"]))
+
+    response = client.get(url)
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "The database is unavailable; retry shortly."}
+    assert response["Retry-After"] == "1"
+    assert len(retried(json_logs)) == 1
+    assert health.healthy() == ()
+
+
+def test_a_read_whose_primary_fails_otherwise_on_the_second_answer_is_a_logged_500(
+    replica_then_primary_fails: Callable[[Callable[..., Any]], None],
+    health: ReplicaHealth,
+    book: Book,
+    json_logs: LogLines,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    primary = connections["default"]
+    # Even the error a replica's read is answered again for: the primary has had its turn.
+    replica_then_primary_fails(_statement_error(primary, REPLAY_CONFLICT))
+
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = APIClient(raise_request_exception=False).get(f"/books/{book.pk}/")
+
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error."}
+    assert len(retried(json_logs)) == 1
+    assert any(
+        record.exc_info and isinstance(record.exc_info[1], OperationalError)
+        for record in caplog.records
+    )

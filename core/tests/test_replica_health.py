@@ -181,12 +181,14 @@ def test_while_the_primary_cannot_be_sampled_replicas_keep_their_last_verdict(
     replica: str, unreachable: str, make_health: HealthFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     health = make_health(replica, unreachable)
+    health._started_in_pid = os.getpid()  # the test runs the rounds: no checker thread
     assert health.check_all() == (replica,)
 
-    monkeypatch.setattr(health, "_sample_primary", lambda: False)
+    monkeypatch.setattr(health, "_sample_primary", lambda at: False)
 
     assert health.check_all() == (replica,)
     assert health.check_all() == (replica,)
+    assert health.healthy() == (replica,)  # while the last verdict is young enough
 
 
 def test_mark_down_takes_a_replica_out_at_once(
@@ -201,6 +203,48 @@ def test_mark_down_takes_a_replica_out_at_once(
     assert health._healthy == ()
     assert gauge("bookstore_replica_healthy", replica) == 0
     assert verdicts(json_logs) == [("replica_up", replica), ("replica_down", replica)]
+
+
+def test_a_replica_marked_down_during_a_round_stays_out_after_the_round(
+    replica: str, make_health: HealthFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    health = make_health(replica)
+    assert health.check_all() == (replica,)
+    check_replica = health._replica_lag
+
+    def answers_while_a_request_finds_it_failing(alias: str) -> float | None:
+        lag = check_replica(alias)  # the check passes...
+        health.mark_down(alias)  # ...while a request's query on it fails
+        return lag
+
+    monkeypatch.setattr(health, "_replica_lag", answers_while_a_request_finds_it_failing)
+
+    assert health.check_all() == ()
+    assert health._healthy == ()
+
+    monkeypatch.setattr(health, "_replica_lag", check_replica)  # the next round: back
+
+    assert health.check_all() == (replica,)
+
+
+def test_a_replica_marked_down_during_a_round_reads_as_out_on_its_gauge(
+    replica: str, make_health: HealthFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bookstore_replica_healthy: "1 when a read replica may serve reads".
+    health = make_health(replica)
+    health.check_all()
+    check_replica = health._replica_lag
+
+    def answers_while_a_request_finds_it_failing(alias: str) -> float | None:
+        lag = check_replica(alias)
+        health.mark_down(alias)
+        return lag
+
+    monkeypatch.setattr(health, "_replica_lag", answers_while_a_request_finds_it_failing)
+    health.check_all()
+
+    assert health._healthy == ()
+    assert gauge("bookstore_replica_healthy", replica) == 0
 
 
 # --- the checker in each process ----------------------------------------------------------
@@ -224,6 +268,32 @@ def test_a_forked_process_checks_again_instead_of_trusting_its_parent(
 
     assert health.healthy() == (replica,)
     assert health._started_in_pid == os.getpid()
+
+
+def test_a_first_check_that_crashes_answers_no_replica_and_still_starts_the_checker(
+    replica: str,
+    make_health: HealthFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    json_logs: LogLines,
+) -> None:
+    # The first read of a request triggers the first check: a crash there must not be a 500.
+    health = make_health(replica)
+
+    def crash() -> tuple[str, ...]:
+        raise RuntimeError("a surprise in the first round")
+
+    monkeypatch.setattr(health, "check_all", crash)
+    checkers_before = checker_threads()
+
+    assert health.healthy() == ()
+
+    assert len(checker_threads()) == len(checkers_before) + 1
+    assert health._started_in_pid == os.getpid()
+    assert [line["event"] for line in json_logs()].count("replica_check_failed") == 1
+
+
+def checker_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "replica-health"]
 
 
 def test_the_checker_thread_brings_a_replica_back_after_a_failed_query(
@@ -259,12 +329,15 @@ def test_the_process_checks_the_replicas_settings_name_with_their_bounds(
 ) -> None:
     settings.REPLICA_MAX_LAG_SECONDS = 7.0
     settings.REPLICA_CHECK_INTERVAL_SECONDS = 3.0
+    settings.READ_YOUR_WRITES_SECONDS = 13.0
 
     health = get_replica_health()
 
     assert replica_aliases() == (replica,)
     assert health.aliases == (replica,)
     assert (health.max_lag, health.interval) == (7.0, 3.0)
+    # A verdict is trusted while a write it missed is still within the user's window.
+    assert health.max_verdict_age == 6.0
     assert get_replica_health() is health
 
 
@@ -288,11 +361,13 @@ class ScriptedServer:
     vendor = "postgresql"
 
     def __init__(self, *, position: str = "0/100", in_recovery: bool = False) -> None:
-        self.position = position  # pg_current_wal_lsn() on a primary
+        self.position = position  # pg_current_wal_insert_lsn() on a primary
         self.in_recovery = in_recovery
         self.replayed: str | None = None  # pg_last_wal_replay_lsn() on a replica
         self.reachable = True
         self.closed = 0
+        #: Called as each query runs: a test moves its clock there (a slow server).
+        self.while_answering: Callable[[], None] = lambda: None
 
     @contextmanager
     def cursor(self) -> Iterator["ScriptedCursor"]:
@@ -311,11 +386,14 @@ class ScriptedCursor:
 
     def execute(self, sql: str) -> None:
         self.sql = sql
+        self.server.while_answering()
 
     def fetchone(self) -> tuple[Any, ...]:
-        if "pg_current_wal_lsn" in self.sql:
+        if "pg_current_wal_insert_lsn()" in self.sql:
             return (self.server.position,)
-        return (self.server.in_recovery, self.server.replayed)
+        if "pg_is_in_recovery()" in self.sql:
+            return (self.server.in_recovery, self.server.replayed)
+        raise AssertionError(f"no scripted answer to {self.sql!r}")
 
 
 class Clock:
@@ -345,9 +423,16 @@ def streaming(primary: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> Scrip
     return server
 
 
+#: The scripted checker's: three intervals of one second (ReplicaHealth's default).
+MAX_VERDICT_AGE = 3.0
+
+
 @pytest.fixture
 def scripted_health(streaming: ScriptedServer, clock: Clock) -> ReplicaHealth:
-    return ReplicaHealth([REPLICA], max_lag=MAX_LAG, interval=1.0, clock=clock)
+    """Checked by the test alone: marked as started in this process, so no thread runs."""
+    health = ReplicaHealth([REPLICA], max_lag=MAX_LAG, interval=1.0, clock=clock)
+    health._started_in_pid = os.getpid()
+    return health
 
 
 def test_a_streaming_replica_that_replayed_the_primarys_position_is_healthy(
@@ -397,17 +482,25 @@ def test_an_unreachable_streaming_replica_is_not_healthy_and_its_connection_is_c
     assert streaming.closed == 1
 
 
-def test_a_streaming_replica_keeps_its_verdict_while_the_primary_is_unreachable(
+def test_a_replica_that_answers_keeps_its_verdict_through_a_primary_outage_until_it_ages_out(
     scripted_health: ReplicaHealth, primary: ScriptedServer, clock: Clock
 ) -> None:
-    # The module's promise: "While the primary itself cannot be sampled, the replicas keep
-    # their last verdict: reads stay up during a primary outage."
+    # Without a sample of the primary no replica can be shown current: the last verdict
+    # holds for max_verdict_age, then reads go to the primary until the primary is back.
     assert scripted_health.check_all() == (REPLICA,)
     primary.reachable = False
 
     for second in range(1, 11):  # a ten-second primary outage, checked every second
         clock.now = 1000.0 + second
-        assert scripted_health.check_all() == (REPLICA,), f"{second} s into the outage"
+        scripted_health.check_all()
+        expected = (REPLICA,) if second <= MAX_VERDICT_AGE else ()
+        assert scripted_health.healthy() == expected, f"{second} s into the outage"
+
+    primary.reachable = True
+    clock.now = 1011.0
+    scripted_health.check_all()
+
+    assert scripted_health.healthy() == (REPLICA,)
 
 
 def test_a_replica_that_is_down_reads_as_infinitely_behind(
@@ -430,3 +523,91 @@ def test_a_replica_that_stops_answering_during_a_primary_outage_is_down(
     primary.reachable = streaming.reachable = False
 
     assert scripted_health.check_all() == ()
+
+
+# --- how long a verdict is trusted ---------------------------------------------------------
+
+
+def test_a_verdict_older_than_max_verdict_age_sends_every_read_to_the_primary(
+    scripted_health: ReplicaHealth, clock: Clock
+) -> None:
+    # A round that hangs (a replica that does not answer) publishes nothing: the last
+    # verdict may no longer be true, so it is not used.
+    assert scripted_health.check_all() == (REPLICA,)
+
+    clock.now = 1000.0 + MAX_VERDICT_AGE
+    assert scripted_health.healthy() == (REPLICA,)  # as old as allowed: still used
+
+    clock.now = 1000.0 + MAX_VERDICT_AGE + 0.01
+    assert scripted_health.healthy() == ()
+
+    scripted_health.check_all()  # a new round: a fresh verdict
+    assert scripted_health.healthy() == (REPLICA,)
+
+
+def test_max_verdict_age_defaults_to_three_intervals_and_may_be_given(clock: Clock) -> None:
+    assert ReplicaHealth([REPLICA], max_lag=2, interval=1.5, clock=clock).max_verdict_age == 4.5
+    given = ReplicaHealth([REPLICA], max_lag=2, interval=1.5, max_verdict_age=10, clock=clock)
+    assert given.max_verdict_age == 10
+
+
+def test_a_verdict_ages_from_the_start_of_the_round_that_made_it(
+    scripted_health: ReplicaHealth, streaming: ScriptedServer, clock: Clock
+) -> None:
+    # The round's replica answers 2 s after the round began: what it replayed is as of then.
+    def slow() -> None:
+        clock.now += 2.0
+
+    streaming.while_answering = slow
+
+    scripted_health.check_all()  # began at 1000, finished at 1002
+    clock.now = 1000.0 + MAX_VERDICT_AGE + 0.01
+
+    assert scripted_health.healthy() == ()
+
+
+def test_a_primary_sample_is_dated_when_the_round_began_not_when_it_answered(
+    scripted_health: ReplicaHealth, primary: ScriptedServer, clock: Clock
+) -> None:
+    # A commit acknowledged while the primary's query ran may not be in the position it
+    # answers; dated at the answer, a replica holding that position would look current.
+    def slow() -> None:
+        clock.now += 1.5
+
+    primary.while_answering = slow
+
+    scripted_health.check_all()  # began at 1000; the primary answered at 1001.5
+
+    assert scripted_health.positions._times[-1] == 1000.0
+    assert gauge("bookstore_replica_lag_seconds", REPLICA) == 1.5
+
+
+def test_the_primary_is_sampled_at_its_insert_position(
+    scripted_health: ReplicaHealth, primary: ScriptedServer
+) -> None:
+    # With synchronous_commit off a commit is acknowledged before its WAL is written out:
+    # pg_current_wal_lsn() may be behind it, the insert position never is.
+    queries: list[str] = []
+    original_cursor = primary.cursor
+
+    @contextmanager
+    def recording_cursor() -> Iterator[ScriptedCursor]:
+        with original_cursor() as cursor:
+            yield cursor
+            queries.append(cursor.sql)
+
+    primary.cursor = recording_cursor  # type: ignore[method-assign]
+
+    scripted_health.check_all()
+
+    assert queries == ["SELECT pg_current_wal_insert_lsn()::text"]
+
+
+# --- the gauges across worker processes -------------------------------------------------------
+
+
+def test_the_gauges_keep_only_live_workers_values_worst_first() -> None:
+    # With gunicorn's workers, a dead worker's value must leave /metrics with it, and the
+    # aggregate is the worst a live worker sees: the highest lag, the lowest "healthy".
+    assert replica_health.REPLICA_LAG._multiprocess_mode == "livemax"
+    assert replica_health.REPLICA_HEALTHY._multiprocess_mode == "livemin"
