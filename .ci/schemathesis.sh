@@ -27,28 +27,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {  # $1 if it is free, else (no $1) a free port below the ephemeral range (32768+)
-    .venv/bin/python - "${1:-}" <<'PYTHON'
-import random
-import socket
-import sys
-
-wanted = [int(sys.argv[1])] if sys.argv[1] else random.sample(range(20000, 32768), 200)
-for port in wanted:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(port)
-        break
-else:
-    raise SystemExit(f"FATAL: no free port among {wanted[:3]}...")
-PYTHON
-}
-
 # A port another server already answers on would have us test that server instead.
-port="$(free_port "${SCHEMATHESIS_PORT:-}")"
+# SCHEMATHESIS_PORT if it is free, else (unset) a free port below the ephemeral range (32768+).
+port="$(.venv/bin/python scripts/ports.py "${SCHEMATHESIS_PORT:-}")"
 base="http://127.0.0.1:$port"
 
 # Production settings, as an operator would set them; everything else from settings defaults.

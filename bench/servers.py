@@ -9,7 +9,6 @@ changes server, that function changes and everything else follows.
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,11 +17,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import ports
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SEED_PROJECT = ROOT / "bench" / "reference" / "seed"
-#: Ports for the servers: below the machine's ephemeral range (32768-60999), above the usual.
-PORT_RANGE = range(20_000, 32_000)
 # Variables of the caller's environment that would point a server at the wrong code or data.
 _NOT_INHERITED = (
     "DJANGO_SETTINGS_MODULE",
@@ -117,20 +116,8 @@ def rss_kib(pid: int) -> int | None:
 
 
 def free_port(taken: set[int]) -> int:
-    """A port in PORT_RANGE that nothing listens on now and we have not handed out."""
-    start = PORT_RANGE.start + (os.getpid() * 7) % len(PORT_RANGE)
-    for offset in range(len(PORT_RANGE)):
-        port = PORT_RANGE.start + (start - PORT_RANGE.start + offset) % len(PORT_RANGE)
-        if port in taken:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        taken.add(port)
-        return port
-    raise RuntimeError("no free port")
+    """A free loopback port below the ephemeral range, not in ``taken`` (it is added there)."""
+    return ports.free_port(taken)
 
 
 def server_environment(env: dict[str, str]) -> dict[str, str]:

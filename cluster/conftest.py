@@ -17,6 +17,7 @@ import pytest
 
 from cluster import report
 from cluster.topology import Cluster
+from faults.servers import time_limit
 
 TEST_TIME_LIMIT = 90
 START_TIME_LIMIT = 120
@@ -28,22 +29,6 @@ CREATORS = [f"creator-{number}" for number in range(1, 4)]
 OTHER_USER = "other-user"
 BENCH_READER = "bench-reader"
 USERS = [*READERS, *WRITERS, *CREATORS, OTHER_USER, BENCH_READER]
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int, what: str) -> Iterator[None]:
-    """Raise TimeoutError in the main thread if the block runs longer than `seconds`."""
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise TimeoutError(f"{what} ran longer than {seconds} s.")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """The whole deployment on one machine: PostgreSQL primary and streaming replica, the machine's
 Redis, identical app instances under gunicorn, and nginx in front with the shipped config.
 
-Every part listens on a loopback port of its own below 32768 (faults.servers.free_port);
+Every part listens on a loopback port of its own below 32768 (scripts/ports.py);
 `Cluster.destroy()` ends every process this started and removes every directory, whatever
 state the cluster is in, and empties the Redis database it used.
 """
@@ -25,9 +25,9 @@ from faults.servers import (
     Nginx,
     PrivatePostgres,
     PrivateReplica,
-    free_port,
     wait_until,
 )
+from scripts.ports import free_port
 
 DATABASE = "bookstore"
 #: The machine's Redis (the issue says so), in a database number no other step uses.
@@ -125,7 +125,7 @@ class Cluster:
         self.nginx.start()
         self.read_once_from_each_instance()
         wait_until(
-            lambda: self.replica_healthy_everywhere(),
+            self.replica_healthy_everywhere,
             timeout=20,
             what="every instance to judge the replica healthy",
         )

@@ -6,15 +6,14 @@ alarm if it runs longer than TEST_TIME_LIMIT seconds.
 """
 
 import json
-import signal
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
 
-from faults.servers import PROJECT_DIRECTORY, AppServer, PrivatePostgres, PrivateRedis, free_port
+from faults.servers import PROJECT_DIRECTORY, AppServer, PrivatePostgres, PrivateRedis, time_limit
+from scripts.ports import free_port
 
 DATABASE = "bookstore"
 TEST_TIME_LIMIT = 120
@@ -25,14 +24,8 @@ REPORT_DIRECTORY = PROJECT_DIRECTORY / "test-output" / "faults"
 def _time_limit() -> Iterator[None]:
     """Fail a test that runs too long; its fixtures' teardown still stops every server."""
 
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise TimeoutError(f"The fault test ran longer than {TEST_TIME_LIMIT} s.")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TEST_TIME_LIMIT)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with time_limit(TEST_TIME_LIMIT, "The fault test"):
+        yield
 
 
 @pytest.fixture

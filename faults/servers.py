@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import psycopg
@@ -26,26 +27,6 @@ import redis
 
 PROJECT_DIRECTORY = Path(__file__).resolve().parent.parent
 POSTGRES_BIN = Path(os.environ.get("FAULTS_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
-#: Below the machine's ephemeral range (32768-60999), so no client socket can take it.
-PORT_RANGE = range(20_000, 32_000)
-_ports_given: set[int] = set()
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on, not handed out before by this process."""
-    start = os.getpid() * 37 % len(PORT_RANGE)
-    for offset in range(len(PORT_RANGE)):
-        port = PORT_RANGE[(start + offset) % len(PORT_RANGE)]
-        if port in _ports_given:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _ports_given.add(port)
-        return port
-    raise RuntimeError("No free loopback port below 32000.")
 
 
 def _run(command: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -69,6 +50,22 @@ def wait_until(condition: Any, *, timeout: float, interval: float = 0.05, what: 
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"Gave up after {timeout} s waiting for {what}.")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int, what: str) -> Iterator[None]:
+    """Raise TimeoutError in the main thread if the block runs longer than `seconds`."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise TimeoutError(f"{what} ran longer than {seconds} s.")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class PrivatePostgres:
@@ -406,7 +403,11 @@ class AppServer:
 
 def children_of(parent: int) -> list[int]:
     """Live processes whose parent is `parent`, from /proc."""
-    children = []
+    return [pid for pid, state, ppid, _ in _processes() if ppid == parent and state != "Z"]
+
+
+def _processes() -> Iterator[tuple[int, str, int, int]]:
+    """(pid, state, parent pid, process group) of every process, from /proc/<pid>/stat."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -414,11 +415,9 @@ def children_of(parent: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after it.
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == parent and state != "Z":
-            children.append(int(entry.name))
-    return children
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after it.
+        state, ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        yield int(entry.name), state, int(ppid), int(pgrp)
 
 
 def _which(program: str) -> str:
@@ -506,16 +505,7 @@ def _group_alive(group: int) -> bool:
     except PermissionError:
         return True
     # Zombies still count for killpg: look for a live member.
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            return True
-    return False
+    return any(pgrp == group and state != "Z" for _, state, _, pgrp in _processes())
 
 
 def _kill_pid_file(pid_file: Path) -> None:

@@ -132,20 +132,7 @@ psql_admin -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)"
 psql_admin -c "CREATE DATABASE \"$DB_NAME\""
 DB_MADE=1
 redis-cli -u "$REDIS_URL" flushdb >/dev/null
-PORT=$(python3 - <<'EOF'
-import random, socket
-for _ in range(200):
-    port = random.randrange(20000, 32000)
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(port)
-        break
-EOF
-)
-[ -n "$PORT" ] || fail "no free port in 20000-32000"
+PORT=$(python3 scripts/ports.py) || fail "no free port in 20000-32000"
 ENV_FILE=$(mktemp /tmp/bookstore-docker-test-env.XXXXXX)
 cat >"$ENV_FILE" <<EOF
 SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')

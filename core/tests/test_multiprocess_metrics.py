@@ -10,9 +10,7 @@ more processes than are alive when /metrics is read: a per-process count could n
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from core.tests.conftest import parse_samples, sample
+from scripts.ports import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -32,19 +31,6 @@ MAX_REQUESTS_PER_WORKER = 4
 REQUESTS = 12  # served by at least REQUESTS / MAX_REQUESTS_PER_WORKER = 3 worker processes
 STARTUP_SECONDS = 60
 REQUEST_SECONDS = 30
-
-
-def free_port() -> int:
-    """A port that is free now, below the ephemeral range that outgoing connections use."""
-    for _ in range(200):
-        port = random.randrange(20_000, 32_768)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port found between 20000 and 32767")
 
 
 @dataclass

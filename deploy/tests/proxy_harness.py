@@ -1,7 +1,8 @@
 """nginx with the shipped config in front of stand-in API instances, all on loopback.
 
-Ports come from 20000-32000: the ephemeral range (32768 up) is the machine's, and a port the
-OS hands out there may be taken by a client socket before a server binds it.
+Ports come from scripts/ports.py's PORT_RANGE (20000-32000): the ephemeral range (32768 up) is
+the machine's, and a port the OS hands out there may be taken by a client socket before a
+server binds it.
 """
 
 import contextlib
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from deploy.nginx_config import nginx_command, write_nginx_config
+from scripts.ports import PORT_RANGE, free_port
 
-PORTS = range(20000, 32000)
 DEADLINE_SECONDS = 5.0
 
 
@@ -132,7 +133,7 @@ def start_upstream(*, answering: bool) -> Upstream:
     server_class: type[socketserver.TCPServer] = (
         ThreadingHTTPServer if answering else socketserver.ThreadingTCPServer
     )
-    for port in random.sample(PORTS, 50):
+    for port in random.sample(PORT_RANGE, 50):
         server = server_class(("127.0.0.1", port), base, bind_and_activate=False)
         server.daemon_threads = True  # type: ignore[attr-defined]
         try:
@@ -198,9 +199,8 @@ class Proxy:
 
 def start_proxy(directory: Path, upstreams: list[Upstream]) -> Proxy:
     """nginx on a free loopback port, in front of ``upstreams`` in this order."""
-    for port in random.sample(PORTS, 20):
-        if not _port_free(port):
-            continue
+    for _ in range(20):
+        port = free_port()
         config = write_nginx_config(
             directory, listen=f"127.0.0.1:{port}", upstreams=[u.address for u in upstreams]
         )
@@ -218,15 +218,6 @@ def start_proxy(directory: Path, upstreams: list[Upstream]) -> Proxy:
         if b"Address already in use" not in proxy.error_log.read_bytes():
             raise RuntimeError(f"nginx did not start: {proxy.error_log.read_text()}")
     raise RuntimeError("no free port for nginx in 20000-32000")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _wait_until_listening(proxy: Proxy) -> bool:

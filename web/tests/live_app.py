@@ -6,10 +6,8 @@ temporary directory, whatever database or cache the outer test run uses.
 """
 
 import os
-import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from scripts.ports import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Books seeded before the tests: more than two pages of 20, so scrolling loads a second page.
 SEEDED_BOOKS = 45
 USERNAME = "e2e-editor"
 
-#: Test servers bind below the machine's ephemeral range (32768-60999), which client sockets use.
-PORT_RANGE = (20000, 32000)
 COMMAND_TIMEOUT_S = 120
 STARTUP_TIMEOUT_S = 30
 SHUTDOWN_TIMEOUT_S = 10
@@ -107,18 +105,6 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def free_loopback_port() -> int:
-    for _ in range(100):
-        port = random.randint(*PORT_RANGE)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail(f"No free loopback port in {PORT_RANGE}", pytrace=False)
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310 - http://127.0.0.1 only
@@ -142,7 +128,7 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 def _start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Starts gunicorn on a free port and waits for /healthz; retries if the port was taken."""
     for _ in range(SERVER_ATTEMPTS):
-        port = free_loopback_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
             server = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
