@@ -75,10 +75,6 @@ _scope: contextvars.ContextVar[ReadScope | None] = contextvars.ContextVar(
 _round_robin = itertools.count()
 
 
-def replicas_configured() -> bool:
-    return any(alias.startswith("replica_") for alias in settings.DATABASES)
-
-
 @contextmanager
 def read_scope(*, primary: bool = False, request: HttpRequest | None = None) -> Iterator[ReadScope]:
     """The routing state of one request (or one unit of work outside a request)."""
@@ -124,9 +120,13 @@ def wrote_recently(user_id: Any) -> bool:
 
 
 def note_failed_connections() -> None:
-    """Record, for the request being served, the replicas whose connection just failed."""
+    """Record, for the request being served, the replicas whose connection just failed.
+
+    Nothing once the request is being answered again from the primary: that failure is the
+    primary's, reported as any other.
+    """
     scope = _scope.get()
-    if scope is None:
+    if scope is None or scope.retried:
         return
     if scope.replica is not None and connections[scope.replica].errors_occurred:
         scope.replicas_failed.add(scope.replica)

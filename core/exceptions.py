@@ -81,11 +81,8 @@ def note_database_unavailable(error: BaseException) -> None:
     """Log the outage in one line (no traceback: there may be thousands) and drop the
     connection that saw it."""
     logger.warning("database_unavailable", error=type(error).__name__, message=str(error)[:300])
-    # A replica's failure is answered again from the primary (core.middleware): say which,
-    # unless this is already the second answer.
-    scope = db_routing.current_scope()
-    if scope is not None and not scope.retried:
-        db_routing.note_failed_connections()
+    # A replica's failure is answered again from the primary (core.middleware): say which.
+    db_routing.note_failed_connections()
     close_broken_connections()
 
 

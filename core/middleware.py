@@ -14,7 +14,7 @@ from core.exceptions import (
     is_database_unavailable,
     note_database_unavailable,
 )
-from core.replica_health import get_replica_health
+from core.replica_health import get_replica_health, replica_aliases
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -85,7 +85,7 @@ class ReadRoutingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not db_routing.replicas_configured():
+        if not replica_aliases():
             return self.get_response(request)
         reads_only = request.method in READ_METHODS
         primary = not reads_only or bool(request.META.get(db_routing.READ_FROM_PRIMARY_ENVIRON_KEY))
@@ -107,12 +107,10 @@ class ReadRoutingMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if request.method not in READ_METHODS or not _replica_may_answer_again(exception):
             return None
-        scope = db_routing.current_scope()
-        if scope is None or scope.retried:
-            return None  # the primary's failure: handled as any other
         db_routing.note_failed_connections()
-        if not scope.replicas_failed:
-            return None
+        scope = db_routing.current_scope()
+        if scope is None or not scope.replicas_failed:
+            return None  # the primary's failure (or the second answer's): handled as any other
         # A stand-in, never sent: __call__ answers the request again from the primary.
         return HttpResponse(status=503)
 

@@ -1,13 +1,13 @@
 """Which read replicas may serve reads now: up, and no further behind the primary than allowed.
 
-Each process checks its replicas in a background thread every REPLICA_CHECK_INTERVAL_SECONDS.
-A replica's lag is measured against the primary's own WAL position rather than from the
-replica's replay timestamp alone: every round samples `pg_current_wal_lsn()` on the primary,
-then each replica's `pg_last_wal_replay_lsn()`. A replica that has replayed the sample taken at
-time t holds every transaction committed before t, so its staleness is at most now - t for
-the newest such sample. This holds when the primary is idle (its position does not move) and
-when the replica has silently lost its connection to the primary (its position stops), where
-a replay timestamp would say nothing or mislead.
+Each process checks its replicas in a background thread every REPLICA_CHECK_INTERVAL_SECONDS. A
+replica's lag is measured against the primary's own WAL position rather than from the replica's
+replay timestamp alone: every round samples `pg_current_wal_insert_lsn()` on the primary, then
+each replica's `pg_last_wal_replay_lsn()`. A replica that has replayed the sample taken at time
+t holds every transaction committed before t, so its staleness is at most now - t for the
+newest such sample. This holds when the primary is idle (its position does not move) and when
+the replica has silently lost its connection to the primary (its position stops), where a
+replay timestamp would say nothing or mislead.
 
 A replica that fails a check or a query is out until a check passes again. A verdict is only
 trusted for `max_verdict_age` seconds (READ_YOUR_WRITES_SECONDS - REPLICA_MAX_LAG_SECONDS):

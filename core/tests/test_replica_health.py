@@ -205,11 +205,11 @@ def test_mark_down_takes_a_replica_out_at_once(
     assert verdicts(json_logs) == [("replica_up", replica), ("replica_down", replica)]
 
 
-def test_a_replica_marked_down_during_a_round_stays_out_after_the_round(
-    replica: str, make_health: HealthFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    health = make_health(replica)
-    assert health.check_all() == (replica,)
+def marked_down_while_checked(
+    health: ReplicaHealth, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], float | None]:
+    """From now on, each replica's check passes while a request's query on it fails (and marks
+    it down). Returns the real check, to put back."""
     check_replica = health._replica_lag
 
     def answers_while_a_request_finds_it_failing(alias: str) -> float | None:
@@ -218,6 +218,15 @@ def test_a_replica_marked_down_during_a_round_stays_out_after_the_round(
         return lag
 
     monkeypatch.setattr(health, "_replica_lag", answers_while_a_request_finds_it_failing)
+    return check_replica
+
+
+def test_a_replica_marked_down_during_a_round_stays_out_after_the_round(
+    replica: str, make_health: HealthFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    health = make_health(replica)
+    assert health.check_all() == (replica,)
+    check_replica = marked_down_while_checked(health, monkeypatch)
 
     assert health.check_all() == ()
     assert health._healthy == ()
@@ -233,14 +242,7 @@ def test_a_replica_marked_down_during_a_round_reads_as_out_on_its_gauge(
     # bookstore_replica_healthy: "1 when a read replica may serve reads".
     health = make_health(replica)
     health.check_all()
-    check_replica = health._replica_lag
-
-    def answers_while_a_request_finds_it_failing(alias: str) -> float | None:
-        lag = check_replica(alias)
-        health.mark_down(alias)
-        return lag
-
-    monkeypatch.setattr(health, "_replica_lag", answers_while_a_request_finds_it_failing)
+    marked_down_while_checked(health, monkeypatch)
     health.check_all()
 
     assert health._healthy == ()
