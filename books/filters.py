@@ -35,7 +35,7 @@ class LettersAndDigits(Func):
 #: What the search reads on PostgreSQL. The 'simple' configuration lowercases and neither
 #: stems nor drops stop words, so every word of a book is found by any of its prefixes; a
 #: fixed configuration makes the expression immutable, so it is indexed: migration 0003
-#: creates the GIN index "book_search_idx" on exactly this expression (test_search_index.py
+#: creates the GIN index "book_search_idx" on exactly this expression (test_indexes.py
 #: checks that the planner uses it).
 SEARCH_DOCUMENT = SearchVector(LettersAndDigits("title", "author", "summary"), config="simple")
 

@@ -134,12 +134,17 @@ class BookCursorPagination(BasePagination):
 
     def _ordering(self, request: Request) -> str:
         ordering = request.query_params.get(self.ordering_query_param, self.default_ordering)
-        if ordering.lstrip("-") not in self.ordering_fields or ordering.count("-") > 1:
+        if not self.is_ordering(ordering):
             choices = ", ".join(self._ordering_choices())
             raise ValidationError(
                 {self.ordering_query_param: [f"Unknown ordering. Choose one of: {choices}."]}
             )
         return ordering
+
+    @classmethod
+    def is_ordering(cls, ordering: str) -> bool:
+        """True for an ordering a client may choose: a sort field, with at most one "-"."""
+        return ordering.lstrip("-") in cls.ordering_fields and ordering.count("-") <= 1
 
     def _cursor(self, request: Request, ordering: str) -> Cursor | None:
         token = request.query_params.get(self.cursor_query_param)
@@ -255,8 +260,7 @@ class BookCursorPagination(BasePagination):
 def cursor_after(book: Model, ordering: str = BookCursorPagination.default_ordering) -> str:
     """The ``cursor`` query value of the page that follows ``book`` in ``ordering``: a link into
     the middle of the list made outside a request (the load benchmark's deep pages)."""
-    field = ordering.lstrip("-")
-    if field not in BookCursorPagination.ordering_fields or ordering.count("-") > 1:
+    if not BookCursorPagination.is_ordering(ordering):
         raise ValueError(f"unknown ordering {ordering!r}")
-    position = Cursor(ordering, getattr(book, field), int(book.pk), backwards=False)
+    position = Cursor(ordering, getattr(book, ordering.lstrip("-")), int(book.pk), backwards=False)
     return BookCursorPagination.encode_cursor(position)

@@ -82,6 +82,8 @@ class Store(Protocol):
 
     def books_changed(self, fences: dict[int, int], ttl: int) -> None: ...
 
+    def new_epoch(self) -> None: ...
+
 
 class CacheUnavailable(Exception):
     """The cache could not be reached; the caller serves from the database."""
@@ -247,10 +249,10 @@ class _Health:
         self._lock = threading.Lock()
         self._retrying = False
 
-    def guard(self, store: Any) -> "_Guard":
+    def guard(self, store: Store) -> "_Guard":
         return _Guard(self, store)
 
-    def renew(self, store: Any) -> None:
+    def renew(self, store: Store) -> None:
         """Open a new epoch if a failure is pending. Raises CacheUnavailable if it can't."""
         if not self.suspect:
             return
@@ -262,7 +264,7 @@ class _Health:
                     raise CacheUnavailable(str(error)) from error
                 self.suspect = False
 
-    def failed(self, store: Any) -> None:
+    def failed(self, store: Store) -> None:
         self.suspect = True
         with self._lock:
             if self._retrying:
@@ -270,7 +272,7 @@ class _Health:
             self._retrying = True
         threading.Thread(target=self._retry, args=(store,), daemon=True).start()
 
-    def _retry(self, store: Any) -> None:
+    def _retry(self, store: Store) -> None:
         deadline = time.monotonic() + ttl()
         try:
             while self.suspect and time.monotonic() < deadline:
@@ -282,7 +284,7 @@ class _Health:
 
 
 class _Guard:
-    def __init__(self, health: _Health, store: Any) -> None:
+    def __init__(self, health: _Health, store: Store) -> None:
         self.health = health
         self.store = store
 

@@ -221,8 +221,8 @@ class BatchWriter(ABC):
         column = self._column
         cursor.execute(
             f"SELECT book.{column['id']}, book.{column['version']} - 1 "  # noqa: S608
-            f"FROM {STAGING_TABLE} staged JOIN {self._table} book "
-            f"ON book.{column['isbn']} = staged.isbn"
+            f"FROM {STAGING_TABLE} staged {self._stored_book_join()} "
+            f"WHERE book.{column['id']} IS NOT NULL"
         )
         return {int(book_id): int(fence) for book_id, fence in cursor.fetchall()}
 
