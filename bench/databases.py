@@ -59,12 +59,9 @@ def ensure_database(url: str) -> None:
 
 def recreate_database(url: str) -> None:
     """Drop the database if it exists (closing its connections) and create it empty."""
-    name = database_name(url)
+    drop_database(url)
     with psycopg.connect(_maintenance(url), autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database_name(url))))
 
 
 def drop_database(url: str) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Deep pages a run reads (ours by cursor, the reference by page number).
+DEEP_PAGES = 300
 
 
 def deep_positions(total: int, count: int, seed: int) -> list[int]:
@@ -32,7 +34,7 @@ def deep_positions(total: int, count: int, seed: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("output", type=Path)
-    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--count", type=int, default=DEEP_PAGES)
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 

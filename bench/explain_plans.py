@@ -313,11 +313,9 @@ def request(client: Any, url: str) -> tuple[dict[str, Any], list[str]]:
 
 def middle_cursor(params: dict[str, str]) -> str:
     """A cursor at the middle row of the filtered, ordered list, as the server signs one."""
-    from django.core import signing
-
     from books.filters import BookFilter
     from books.models import Book
-    from books.pagination import _SIGNING_SALT, BookCursorPagination
+    from books.pagination import BookCursorPagination, Cursor
 
     ordering = params.get("ordering", BookCursorPagination.default_ordering)
     field = ordering.lstrip("-")
@@ -325,8 +323,9 @@ def middle_cursor(params: dict[str, str]) -> str:
     queryset = BookFilter(filters, queryset=Book.objects.all()).qs
     order = (f"-{field}", "-id") if ordering.startswith("-") else (field, "id")
     row = queryset.order_by(*order).values(field, "id")[queryset.count() // 2]
-    payload = {"o": ordering, "v": BookCursorPagination._encode_value(row[field]), "i": row["id"]}
-    return signing.dumps({**payload, "b": False}, salt=_SIGNING_SALT, compress=True)
+    return BookCursorPagination.encode_cursor(
+        Cursor(ordering, row[field], row["id"], backwards=False)
+    )
 
 
 def queries_for(client: Any, shape: Shape) -> tuple[str, list[str]]:

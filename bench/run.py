@@ -37,7 +37,8 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -49,13 +50,17 @@ if str(ROOT) not in sys.path:
 
 from bench import databases, report, servers  # noqa: E402 - needs ROOT on the path
 from bench.data import Catalogue, write_catalogue  # noqa: E402
-from bench.deep_cursors import deep_positions  # noqa: E402
+from bench.deep_cursors import DEEP_PAGES, deep_positions  # noqa: E402
 from bench.wrk import Load, LoadResult, LoadShape, run_wrk  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_ours"
 REFERENCE_DATABASE = "bench_reference"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
+#: Our WSGI application, as production serves it.
+OUR_APP = "bookstore.wsgi:application"
+#: The reference's list pages (PageNumberPagination's PAGE_SIZE in the seed's settings).
+REFERENCE_PAGE_SIZE = 20
 # A fixed key, so the cursors made before the server starts verify in it. Not a secret.
 SECRET_KEY = "bench-only-fixed-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 # One loopback client is every request: the default throttles would turn it away.
@@ -94,7 +99,6 @@ class Options:
     compare: Path | None
     seed: int
     workers: int | None
-    quick: bool
 
 
 @dataclass
@@ -107,6 +111,11 @@ class Prepared:
     search_paths: Path | None = None
     token: str = ""
     load_seconds: float = 0.0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The writes' headers: our token where there is one (the lecture's code needs none)."""
+        return {"Authorization": f"Token {self.token}"} if self.token else {}
 
 
 @dataclass
@@ -124,6 +133,11 @@ class Run:
     timings: dict[str, float] = field(default_factory=dict)
     ports: set[int] = field(default_factory=set)
     isbn_prefixes: Iterator[int] = field(default_factory=lambda: iter(()))
+
+    @cached_property
+    def first_page(self) -> Path:
+        """The paths file of the list's first page (written once, read by every system)."""
+        return write_paths(self.workdir / "first-page.txt", ["/books/"])
 
     def log(self, message: str) -> None:
         print(message, flush=True)
@@ -184,7 +198,6 @@ def parse_options(argv: list[str] | None = None) -> Options:
         compare=arguments.compare,
         seed=arguments.seed,
         workers=arguments.workers,
-        quick=quick,
     )
 
 
@@ -253,8 +266,11 @@ def search_paths(catalogue: Catalogue) -> list[str]:
 
 
 def reference_deep_paths(rows: int, seed: int) -> list[str]:
-    """Page numbers of the same deep positions ours gets cursors for (20 books a page)."""
-    return [f"/books/?page={position // 20 + 1}" for position in deep_positions(rows, 300, seed)]
+    """Page numbers of the same deep positions ours gets cursors for."""
+    return [
+        f"/books/?page={position // REFERENCE_PAGE_SIZE + 1}"
+        for position in deep_positions(rows, DEEP_PAGES, seed)
+    ]
 
 
 def prepare_ours(run: Run, catalogue: Catalogue) -> Prepared:
@@ -287,6 +303,8 @@ def prepare_ours(run: Run, catalogue: Catalogue) -> Prepared:
             sys.executable,
             str(ROOT / "bench" / "deep_cursors.py"),
             str(deep),
+            "--count",
+            str(DEEP_PAGES),
             "--seed",
             str(run.options.seed),
         ],
@@ -306,8 +324,10 @@ def prepare_ours(run: Run, catalogue: Catalogue) -> Prepared:
 def prepare_reference(run: Run, catalogue: Catalogue) -> Prepared:
     started = time.perf_counter()
     databases.recreate_database(run.reference_url)
-    env = {"DJANGO_SETTINGS_MODULE": "bookstore.production_settings"}
-    env["DATABASE_URL"] = run.reference_url
+    env = {
+        "DJANGO_SETTINGS_MODULE": "bookstore.production_settings",
+        "DATABASE_URL": run.reference_url,
+    }
     run_command(
         seed_manage("migrate", "--noinput", "-v0"),
         env=env,
@@ -322,7 +342,8 @@ def prepare_reference(run: Run, catalogue: Catalogue) -> Prepared:
         low_id=ids.low,
         high_id=ids.high,
         deep_paths=write_paths(
-            run.workdir / "reference-deep.txt", reference_deep_paths(catalogue.rows, 0)
+            run.workdir / "reference-deep.txt",
+            reference_deep_paths(catalogue.rows, 0),
         ),
         load_seconds=round(time.perf_counter() - started, 2),
     )
@@ -368,12 +389,18 @@ def next_isbn_prefix(run: Run) -> str:
         raise RuntimeError("out of ISBN prefixes for this run: shorten the soak") from None
 
 
-def write_load(run: Run, kind: str, prepared: Prepared, headers: dict[str, str]) -> Load:
+def write_load(run: Run, kind: str, prepared: Prepared) -> Load:
     """A create or update load; every wrk run of creates gets its own ISBN prefix."""
-    arguments = {"min_id": str(prepared.low_id), "max_id": str(prepared.high_id)}
     if kind == "create":
         arguments = {"isbn_prefix": next_isbn_prefix(run)}
-    return Load(kind, {**arguments, "seed": str(run.options.seed)}, headers)
+    else:
+        arguments = {"min_id": str(prepared.low_id), "max_id": str(prepared.high_id)}
+    return Load(kind, {**arguments, "seed": str(run.options.seed)}, prepared.headers)
+
+
+def paths_load(paths: Path) -> Load:
+    """GET each path of a paths file in turn."""
+    return Load("paths", {"paths": str(paths)})
 
 
 def measure(
@@ -390,8 +417,7 @@ def measure(
     shape = shape or LoadShape(run.options.threads, run.options.connections, run.options.duration)
     make = load if callable(load) else (lambda: load)
     if warm and run.options.warmup > 0:
-        warmup = LoadShape(shape.threads, shape.connections, run.options.warmup)
-        run_wrk(server.url, make(), warmup)
+        run_wrk(server.url, make(), replace(shape, seconds=run.options.warmup))
     measured = make()
     load_before = os.getloadavg()[0]
     result = run_wrk(server.url, measured, shape)
@@ -467,59 +493,62 @@ def warm_cache(run: Run, server: servers.Server, low: int, high: int) -> None:
     )
 
 
+def start_on_our_server(
+    run: Run,
+    name: str,
+    log_name: str,
+    app: str = OUR_APP,
+    *,
+    read_cache: bool = True,
+    ready_path: str = "/readyz",
+    recycle_workers: bool = True,
+) -> servers.Server:
+    """Our production server running ``app`` with our environment, on a port of its own."""
+    return servers.start_production_server(
+        name,
+        app,
+        servers.free_port(run.ports),
+        our_environment(run, read_cache=read_cache),
+        run.workdir / log_name,
+        ready_path=ready_path,
+        recycle_workers=recycle_workers,
+    )
+
+
+def measure_writes(run: Run, server: servers.Server, system: str, prepared: Prepared) -> None:
+    """The create scenario (a fresh ISBN prefix for its warm-up and its run) and the update."""
+    measure(run, server, "create", system, lambda: write_load(run, "create", prepared))
+    measure(run, server, "update", system, write_load(run, "update", prepared))
+
+
 def run_ceiling(run: Run) -> None:
-    port = servers.free_port(run.ports)
-    env = our_environment(run)
-    server = servers.start_production_server(
-        "ceiling",
-        "bench.ceiling:application",
-        port,
-        env,
-        run.workdir / "ceiling.log",
-        ready_path="/",
+    server = start_on_our_server(
+        run, "ceiling", "ceiling.log", "bench.ceiling:application", ready_path="/"
     )
     with running(server, run):
         measure(run, server, "ceiling", "ceiling", detail_load(1, 1000, run.options.seed))
 
 
 def run_ours(run: Run, prepared: Prepared) -> None:
-    auth = {"Authorization": f"Token {prepared.token}"}
     seed = run.options.seed
-    port = servers.free_port(run.ports)
-    server = servers.start_production_server(
-        "ours",
-        "bookstore.wsgi:application",
-        port,
-        our_environment(run),
-        run.workdir / "ours.log",
-    )
+    server = start_on_our_server(run, "ours", "ours.log")
     with running(server, run):
         low, high = hot_range(prepared)
         warm_cache(run, server, low, high)
         run.memory["after_warmup_kib"] = worker_memory(server)
         run.memory["workers"] = len(run.memory["after_warmup_kib"])
         measure(run, server, "detail", "ours", detail_load(low, high, seed))
-        measure(run, server, "list_first", "ours", Load("paths", {"paths": str(first_page(run))}))
+        measure(run, server, "list_first", "ours", paths_load(run.first_page))
         assert prepared.deep_paths is not None
         assert prepared.search_paths is not None
-        measure(
-            run, server, "list_deep", "ours", Load("paths", {"paths": str(prepared.deep_paths)})
-        )
-        measure(run, server, "search", "ours", Load("paths", {"paths": str(prepared.search_paths)}))
-        measure(run, server, "create", "ours", lambda: write_load(run, "create", prepared, auth))
-        measure(run, server, "update", "ours", write_load(run, "update", prepared, auth))
+        measure(run, server, "list_deep", "ours", paths_load(prepared.deep_paths))
+        measure(run, server, "search", "ours", paths_load(prepared.search_paths))
+        measure_writes(run, server, "ours", prepared)
         run.memory["after_run_kib"] = worker_memory(server)
         print_memory(run)
 
     databases.flush_redis(run.redis_url)
-    port = servers.free_port(run.ports)
-    server = servers.start_production_server(
-        "ours (cache off)",
-        "bookstore.wsgi:application",
-        port,
-        our_environment(run, read_cache=False),
-        run.workdir / "ours-uncached.log",
-    )
+    server = start_on_our_server(run, "ours (cache off)", "ours-uncached.log", read_cache=False)
     with running(server, run):
         measure(
             run,
@@ -528,10 +557,6 @@ def run_ours(run: Run, prepared: Prepared) -> None:
             "ours",
             detail_load(prepared.low_id, prepared.high_id, seed),
         )
-
-
-def first_page(run: Run) -> Path:
-    return write_paths(run.workdir / "first-page.txt", ["/books/"])
 
 
 def record_uncached_as_detail(run: Run, system: str) -> None:
@@ -546,38 +571,23 @@ def record_uncached_as_detail(run: Run, system: str) -> None:
 def run_reference(run: Run, prepared: Prepared) -> None:
     port = servers.free_port(run.ports)
     server = servers.start_reference_server(port, run.reference_url, run.workdir / "reference.log")
-    seed = run.options.seed
     with running(server, run):
         low, high = hot_range(prepared)
-        measure(run, server, "detail", "reference", detail_load(low, high, seed))
+        measure(run, server, "detail", "reference", detail_load(low, high, run.options.seed))
         record_uncached_as_detail(run, "reference")
-        measure(
-            run,
-            server,
-            "list_first",
-            "reference",
-            Load("paths", {"paths": str(first_page(run))}),
-        )
+        measure(run, server, "list_first", "reference", paths_load(run.first_page))
         assert prepared.deep_paths
-        measure(
-            run,
-            server,
-            "list_deep",
-            "reference",
-            Load("paths", {"paths": str(prepared.deep_paths)}),
-        )
+        measure(run, server, "list_deep", "reference", paths_load(prepared.deep_paths))
         run.skip("search", "reference", "the seed has no filters")
-        measure(run, server, "create", "reference", lambda: write_load(run, "create", prepared, {}))
-        measure(run, server, "update", "reference", write_load(run, "update", prepared, {}))
+        measure_writes(run, server, "reference", prepared)
 
 
 def run_seed(run: Run, prepared: Prepared) -> None:
     port = servers.free_port(run.ports)
     server = servers.start_seed_server(port, seed_database(run), run.workdir / "seed.log")
-    seed = run.options.seed
     with running(server, run):
         low, high = hot_range(prepared)
-        measure(run, server, "detail", "seed", detail_load(low, high, seed))
+        measure(run, server, "detail", "seed", detail_load(low, high, run.options.seed))
         record_uncached_as_detail(run, "seed")
         if run.options.rows > SEED_LIST_MAX_ROWS:
             run.skip("list_first", "seed", f"unpaginated: {run.options.rows:,} books per response")
@@ -587,18 +597,11 @@ def run_seed(run: Run, prepared: Prepared) -> None:
             seconds = max(2 * run.options.duration, 5.0)
             shape = LoadShape(threads=1, connections=2, seconds=seconds, timeout_seconds=120)
             measure(
-                run,
-                server,
-                "list_first",
-                "seed",
-                Load("paths", {"paths": str(first_page(run))}),
-                shape,
-                warm=False,
+                run, server, "list_first", "seed", paths_load(run.first_page), shape, warm=False
             )
         run.skip("list_deep", "seed", "unpaginated: there is no deep page")
         run.skip("search", "seed", "the seed has no filters")
-        measure(run, server, "create", "seed", lambda: write_load(run, "create", prepared, {}))
-        measure(run, server, "update", "seed", write_load(run, "update", prepared, {}))
+        measure_writes(run, server, "seed", prepared)
 
 
 # --- the soak ----------------------------------------------------------------------------
@@ -607,15 +610,7 @@ def run_seed(run: Run, prepared: Prepared) -> None:
 def run_soak(run: Run, prepared: Prepared) -> None:
     assert prepared.deep_paths is not None
     assert prepared.search_paths is not None
-    port = servers.free_port(run.ports)
-    server = servers.start_production_server(
-        "ours (soak)",
-        "bookstore.wsgi:application",
-        port,
-        our_environment(run),
-        run.workdir / "ours-soak.log",
-        recycle_workers=False,
-    )
+    server = start_on_our_server(run, "ours (soak)", "ours-soak.log", recycle_workers=False)
     run.note("the soak's server keeps its workers (no max_requests), so a leak shows")
 
     def mixed() -> Load:
@@ -629,14 +624,14 @@ def run_soak(run: Run, prepared: Prepared) -> None:
                 "isbn_prefix": next_isbn_prefix(run),
                 "seed": str(run.options.seed),
             },
-            {"Authorization": f"Token {prepared.token}"},
+            prepared.headers,
         )
 
     shape = LoadShape(run.options.threads, run.options.connections, SOAK_SAMPLE_SECONDS)
     samples: list[dict[str, Any]] = []
     chunks: list[dict[str, Any]] = []
     with running(server, run):
-        run_wrk(server.url, mixed(), LoadShape(shape.threads, shape.connections, 5))
+        run_wrk(server.url, mixed(), replace(shape, seconds=5))
         started = time.monotonic()
         samples.append({"seconds": 0.0, "rss_kib": worker_memory(server)})
         while time.monotonic() - started < run.options.soak:
@@ -674,9 +669,10 @@ def run_soak(run: Run, prepared: Prepared) -> None:
 
 def print_memory(run: Run) -> None:
     before, after = run.memory.get("after_warmup_kib", {}), run.memory.get("after_run_kib", {})
-    mib = lambda values: ", ".join(  # noqa: E731
-        f"{pid} {kib / 1024:.1f}" for pid, kib in values.items() if kib
-    )
+
+    def mib(values: dict[str, int | None]) -> str:
+        return ", ".join(f"{pid} {kib / 1024:.1f}" for pid, kib in values.items() if kib)
+
     run.log(f"  our workers' RSS MiB after warm-up: {mib(before)}")
     run.log(f"  our workers' RSS MiB after the run: {mib(after)}")
     if set(before) != set(after):
@@ -847,7 +843,7 @@ def main(argv: list[str] | None = None) -> int:
                 for key, value in our_environment(run).items()
                 if key not in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL")
             },
-            "server_command": servers.production_server_command("bookstore.wsgi:application"),
+            "server_command": servers.production_server_command(OUR_APP),
             "measurements": run.measurements,
             "ratios": report.compute_ratios(run.measurements),
             "memory": run.memory,
