@@ -285,3 +285,79 @@ def test_deleted_books_isbn_can_be_used_again():
 
     assert Book.objects.get().pk == again.pk
     assert again.isbn == CANONICAL
+
+
+# --- one statement per write ------------------------------------------------------------
+
+
+def test_book_update_without_precondition_applies_its_changes_to_the_newer_stored_version():
+    book = BookFactory(title="Old title", summary="Old summary")
+    stale_copy = Book.objects.get(pk=book.pk)
+    services.book_update(book=book, summary="Newer summary")  # another writer, first
+
+    written = services.book_update(book=stale_copy, title="New title")
+
+    row = _row(book)
+    assert (row["title"], row["summary"]) == ("New title", "Newer summary")
+    assert row["version"] == written.version == stale_copy.version + 2
+
+
+def test_book_update_with_a_stale_expected_version_changes_nothing():
+    book = BookFactory()
+    stale_copy = Book.objects.get(pk=book.pk)
+    services.book_update(book=book, summary="Newer summary")
+    before = _row(book)
+
+    with pytest.raises(services.VersionConflict) as excinfo:
+        services.book_update(
+            book=stale_copy, expected_version=stale_copy.version, title="Lost update"
+        )
+
+    assert excinfo.value.current is not None
+    assert excinfo.value.current.version == before["version"]
+    assert _row(book) == before
+
+
+def test_book_update_of_a_deleted_book_raises_does_not_exist():
+    book = BookFactory()
+    stale_copy = Book.objects.get(pk=book.pk)
+    services.book_delete(book=book)
+
+    with pytest.raises(Book.DoesNotExist):
+        services.book_update(book=stale_copy, title="Gone")
+
+
+def test_book_update_leaves_the_callers_copy_as_it_was():
+    book = BookFactory(title="Old title")
+
+    written = services.book_update(book=book, title="New title")
+
+    assert (book.title, written.title) == ("Old title", "New title")
+    assert written.version == book.version + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_book_create_in_autocommit_is_one_statement(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        services.book_create(**VALID)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_book_update_in_autocommit_is_one_statement(django_assert_num_queries):
+    book = BookFactory()
+
+    with django_assert_num_queries(1):
+        services.book_update(book=book, summary="Changed.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_isbn_inside_a_callers_transaction_leaves_it_usable():
+    from django.db import transaction
+
+    BookFactory(isbn=CANONICAL)
+    with transaction.atomic():
+        with pytest.raises(ValidationError):
+            services.book_create(**VALID)
+        services.book_create(**{**VALID, "isbn": "9780441172719"})  # the transaction goes on
+
+    assert Book.objects.filter(isbn="9780441172719").exists()
