@@ -97,13 +97,13 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 # Persistent connections: each worker thread keeps its connection for CONN_MAX_AGE seconds.
-# CONN_HEALTH_CHECKS pings a reused connection (`SELECT 1`, ~20 µs on a local socket) once at
-# the start of each request, so a connection the server dropped (a restart) is replaced
-# before the request uses it rather than failing it. Measured against psycopg's pool
-# (docs/performance.md): no faster here with one connection per thread, and it needs the
-# psycopg-pool package; without persistence, 2.5x slower.
+# Without persistence, 2.5x slower; measured against psycopg's pool (docs/performance.md): no
+# faster here with one connection per thread, and it needs the psycopg-pool package.
+# A connection the server dropped (a restart) is replaced before a request uses it by
+# core.db_connections, which asks the socket, not the server. CONN_HEALTH_CHECKS (Django's own
+# check, a `SELECT 1` round trip before each request's first query) is off by default for that.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 # Behind PgBouncer in transaction pooling mode, a server-side cursor (the export's iterator)
 # cannot outlive its transaction: set this, and the rows are fetched client-side instead.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(

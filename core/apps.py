@@ -8,6 +8,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Database metrics and slow-query logging on every connection Django opens.
-        from core import db_instrumentation
+        from core import db_connections, db_instrumentation
 
         db_instrumentation.install()
+        # Server-ended persistent connections dropped before a request uses them.
+        db_connections.install()
