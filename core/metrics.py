@@ -6,8 +6,8 @@ the view and method. Database metrics come from core.db_instrumentation, cache m
 core.cache_backends.
 
 /metrics answers only to addresses in METRICS_ALLOWED_IPS, or to anyone sending
-`Authorization: Bearer <METRICS_TOKEN>`; everyone else gets a 403. Under gunicorn with several
-workers (PROMETHEUS_MULTIPROC_DIR set, see deploy/gunicorn.conf.py) the page adds up the
+`Authorization: Bearer <METRICS_TOKEN>`; everyone else gets a 403. With several server
+workers (PROMETHEUS_MULTIPROC_DIR set, see deploy/server.py) the page adds up the
 metrics of every worker, including those that have since exited.
 """
 
@@ -15,12 +15,19 @@ import functools
 import hmac
 import ipaddress
 import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_prometheus import middleware
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_HISTOGRAM = "django_http_requests_latency_seconds_by_view_method"
@@ -113,8 +120,35 @@ def export_metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
+def forget_exited_workers(directory: Path) -> None:
+    """Drop the live gauges of workers that have exited (killed, or replaced by the server).
+
+    A "live" gauge (replica health, for one) must leave /metrics with its worker; the server
+    tells no one when a worker dies, so each scrape asks: a live gauge file names its pid.
+    Counters and histograms of exited workers are kept: their counts still happened.
+    """
+    for path in directory.glob("gauge_live*_*.db"):
+        try:
+            pid = int(path.stem.rsplit("_", 1)[1])
+        except ValueError:
+            continue
+        if not _process_exists(pid):
+            multiprocess.mark_process_dead(pid, str(directory))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
 def _registry() -> CollectorRegistry:
-    """This process's metrics, or, under gunicorn, every worker's from their shared directory.
+    """This process's metrics, or, with several workers, every worker's from their shared
+    directory.
 
     An empty PROMETHEUS_MULTIPROC_DIR (a `KEY=` line in .env) means single-process, as it does
     to prometheus_client itself when it chooses where to count.
@@ -122,6 +156,7 @@ def _registry() -> CollectorRegistry:
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directory:
         return REGISTRY
+    forget_exited_workers(Path(directory))
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=directory)
     return registry
