@@ -501,7 +501,6 @@ def start_on_our_server(
     *,
     read_cache: bool = True,
     ready_path: str = "/readyz",
-    recycle_workers: bool = True,
 ) -> servers.Server:
     """Our production server running ``app`` with our environment, on a port of its own."""
     return servers.start_production_server(
@@ -511,7 +510,6 @@ def start_on_our_server(
         our_environment(run, read_cache=read_cache),
         run.workdir / log_name,
         ready_path=ready_path,
-        recycle_workers=recycle_workers,
     )
 
 
@@ -610,8 +608,7 @@ def run_seed(run: Run, prepared: Prepared) -> None:
 def run_soak(run: Run, prepared: Prepared) -> None:
     assert prepared.deep_paths is not None
     assert prepared.search_paths is not None
-    server = start_on_our_server(run, "ours (soak)", "ours-soak.log", recycle_workers=False)
-    run.note("the soak's server keeps its workers (no max_requests), so a leak shows")
+    server = start_on_our_server(run, "ours (soak)", "ours-soak.log")
 
     def mixed() -> Load:
         return Load(
@@ -677,8 +674,8 @@ def print_memory(run: Run) -> None:
     run.log(f"  our workers' RSS MiB after the run: {mib(after)}")
     if set(before) != set(after):
         run.note(
-            "our workers were replaced during the run (gunicorn max_requests recycles a "
-            "worker after ~10,000 requests): compare totals, not pids"
+            "our workers were replaced during the run (a worker died and the server "
+            "respawned it: see its log): compare totals, not pids"
         )
 
 

@@ -149,20 +149,14 @@ def _spawn(
     return Server(name, process, port, log_path, ready_path)
 
 
-def production_server_command(app: str, *, recycle_workers: bool = True) -> list[str]:
-    """How production runs a WSGI app (``module:callable``): host, port and worker count come
-    from HOST, PORT and WEB_CONCURRENCY, the rest from deploy/gunicorn.conf.py.
+def production_server_command(app: str) -> list[str]:
+    """How production runs a WSGI app (``module:callable``): deploy/server.py (granian), with
+    host, port, workers and threads from HOST, PORT, WEB_CONCURRENCY and SERVER_THREADS.
 
-    ``recycle_workers=False`` keeps every worker for the server's life (no max_requests), so
-    a memory soak sees a leak grow instead of a worker restart hiding it.
+    granian has no request-count recycling (gunicorn's max_requests): a worker lives as long
+    as the server, so a memory soak sees any growth.
     """
-    command = [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py")]
-    # gunicorn's control socket has one default path per user: servers sharing the machine
-    # would take it from each other.
-    command.append("--no-control-socket")
-    if not recycle_workers:
-        command += ["--max-requests", "0"]
-    return [*command, app]
+    return [str(BIN / "python"), "-m", "deploy.server", app]
 
 
 def start_production_server(
@@ -173,12 +167,11 @@ def start_production_server(
     log_path: Path,
     *,
     ready_path: str = "/readyz",
-    recycle_workers: bool = True,
 ) -> Server:
     """Our production server running ``app`` on 127.0.0.1:``port`` with ``env``."""
     return _spawn(
         name,
-        production_server_command(app, recycle_workers=recycle_workers),
+        production_server_command(app),
         env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
         cwd=ROOT,
         port=port,
