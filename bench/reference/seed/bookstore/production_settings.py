@@ -14,8 +14,9 @@ from .settings import *  # noqa: F403
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-DATABASES = {"default": environ.Env.db_url_config(os.environ["DATABASE_URL"])}
-DATABASES["default"]["CONN_MAX_AGE"] = 600
+DATABASES = {
+    "default": {**environ.Env.db_url_config(os.environ["DATABASE_URL"]), "CONN_MAX_AGE": 600}
+}
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
