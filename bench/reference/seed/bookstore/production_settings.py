@@ -7,6 +7,7 @@ whole table. Everything else, the app code included, is the lecture's.
 """
 
 import os
+from typing import Any
 
 import environ
 
@@ -14,7 +15,7 @@ from .settings import *  # noqa: F403
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {**environ.Env.db_url_config(os.environ["DATABASE_URL"]), "CONN_MAX_AGE": 600}
 }
 REST_FRAMEWORK = {
