@@ -15,9 +15,9 @@ from .settings import *  # noqa: F403
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-DATABASES: dict[str, dict[str, Any]] = {
-    "default": {**environ.Env.db_url_config(os.environ["DATABASE_URL"]), "CONN_MAX_AGE": 600}
-}
+_database: dict[str, Any] = dict(environ.Env.db_url_config(os.environ["DATABASE_URL"]))
+_database["CONN_MAX_AGE"] = 600
+DATABASES = {"default": _database}
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
