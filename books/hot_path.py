@@ -35,6 +35,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from books import read_cache
+from books.etags import parse_book_etag
 from core.conditional import if_none_match_hits
 from core.db_routing import READ_FROM_PRIMARY_ENVIRON_KEY
 from core.request_id import REQUEST_ID_HEADER, safe_request_id
@@ -47,7 +48,6 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 LIST_PATH = "/books/"
 _KINDS = {"book": "d", "list": "l"}  # the kind letters of books.read_cache keys
 _BOOK_PATH = re.compile(r"/books/([0-9]{1,18})/\Z")
-_BOOK_ETAG = re.compile(r'"([0-9]+)-([0-9]+)"\Z')
 _JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
 _NOT_REPLAYED = frozenset(
     {REQUEST_ID_HEADER.lower(), "set-cookie", "strict-transport-security", "date", "server"}
@@ -246,10 +246,11 @@ class CachedReads:
             return None
         if kind == "list":
             return 1  # one generation's pages never change: the first stored stands
-        etag = _BOOK_ETAG.match(headers.get("etag", ""))
-        if etag is None or environ.get("PATH_INFO") != f"{LIST_PATH}{etag.group(1)}/":
+        tag = parse_book_etag(headers.get("etag", ""))
+        # Its own URL only: /books/0042/ is the same book, but Django's 200 there is not kept.
+        if tag is None or environ.get("PATH_INFO") != f"{LIST_PATH}{tag.book_id}/":
             return None
-        return int(etag.group(2))
+        return tag.version
 
 
 def _hsts_header() -> str:

@@ -12,6 +12,7 @@ import pytest
 from django.db import transaction
 
 from books import read_cache, services
+from books.etags import parse_book_etag
 from books.hot_path import CachedReads
 from books.models import Book
 from books.tests.factories import CANONICAL_ISBN, BookFactory
@@ -62,9 +63,9 @@ def hot_path(settings: Any) -> Iterator[CachedReads]:
 def _read_version(app: CachedReads, book: Book) -> int:
     response = request(app, path=f"/books/{book.pk}/")
     assert response.status == 200, response.body
-    etag = response.header("ETag")
-    assert etag is not None
-    return int(etag.strip('"').split("-")[1])
+    tag = parse_book_etag(response.header("ETag") or "")
+    assert tag is not None, response.headers
+    return tag.version
 
 
 # --- set if newer ---------------------------------------------------------------------------
