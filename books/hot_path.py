@@ -16,8 +16,15 @@ What this path keeps from the full stack:
 - Headers: those Django's middleware set on the stored response (security headers, CSP,
   Vary, ETag, Cache-Control) are replayed; HSTS is added for secure requests, as Django's
   SecurityMiddleware does, and the response gets its own X-Request-ID.
-- The access log line and a metric for each response (django-prometheus's request metrics
-  see only what reaches Django).
+- The access log line (core.request_id's, labelled with the route and view Django's resolver
+  gives the path) and a metric for each response (django-prometheus's request metrics see only
+  what reaches Django).
+
+Where a rule is Django's, it is asked of Django, not restated: the host and HTTPS are
+core.http_rules' (HttpRequest.get_host and is_secure on the environ), HSTS is
+SecurityMiddleware's own header, the throttle key is core.throttling's, the ETag is
+books.etags'. books/tests/test_hot_path_parity.py sends requests through both paths and
+compares the answers.
 """
 
 import contextlib
@@ -27,9 +34,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import structlog
 from django.conf import settings
-from django.http.request import split_domain_port, validate_host
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import ResolverMatch, resolve
 from prometheus_client import Counter
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -38,7 +45,8 @@ from books import read_cache
 from books.etags import parse_book_etag
 from core.conditional import if_none_match_hits
 from core.db_routing import READ_FROM_PRIMARY_ENVIRON_KEY
-from core.request_id import REQUEST_ID_HEADER, safe_request_id
+from core.http_rules import EnvironRequest, allowed_host, hsts_header
+from core.request_id import REQUEST_ID_HEADER, log_request_finished, safe_request_id
 from core.throttling import HOT_PATH_COUNT_KEY, AnonRateThrottle, anon_counter_key
 
 StartResponse = Callable[..., Any]
@@ -48,13 +56,13 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 LIST_PATH = "/books/"
 _KINDS = {"book": "d", "list": "l"}  # the kind letters of books.read_cache keys
 _BOOK_PATH = re.compile(r"/books/([0-9]{1,18})/\Z")
+#: The view each kind of page replays, as Django's URLconf names it.
+_VIEW_NAMES = {"book": "book-detail", "list": "book-list"}
 _JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
 _NOT_REPLAYED = frozenset(
     {REQUEST_ID_HEADER.lower(), "set-cookie", "strict-transport-security", "date", "server"}
 )
 _NOT_IN_304 = frozenset({"content-type", "content-length"})
-
-logger = structlog.stdlib.get_logger("core.request_id")
 
 RESPONSES = Counter(
     "bookstore_read_cache_responses_total",
@@ -92,10 +100,9 @@ class CachedReads:
             limit, window = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
             self.anon_limit, self.anon_window = limit, int(window or 0)
         self.session_cookie = f"{settings.SESSION_COOKIE_NAME}="
-        self.allowed_hosts = settings.ALLOWED_HOSTS
-        self.proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER
         self.ssl_redirect = settings.SECURE_SSL_REDIRECT
-        self.hsts = _hsts_header()
+        self.hsts = hsts_header()
+        self.routes = _routes()
         self._configured = True
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -112,18 +119,23 @@ class CachedReads:
             if match is None or query:
                 return self.app(environ, start_response)
             kind = "book"
-        host = self._allowed_host(environ)
-        if host is None or not self._anonymous_json(environ):
+        # No Host header, or an empty one: Django's to answer (a 400, or a page whose links
+        # name the server's own address), never a cached page.
+        if not environ.get("HTTP_HOST") or not self._anonymous_json(environ):
             return self.app(environ, start_response)
-        secure = self._is_secure(environ)
+        request = EnvironRequest(environ)
+        host = allowed_host(request)
+        if host is None:
+            return self.app(environ, start_response)
+        secure = request.is_secure()
         if self.ssl_redirect and not secure:
             return self.app(environ, start_response)
 
         started = time.perf_counter()
         if kind == "book":
             name = match.group(1)  # type: ignore[union-attr]
-        else:  # a page's links are absolute: its scheme and host are part of it
-            url = f"{'https' if secure else 'http'}://{host}{LIST_PATH}?{query}"
+        else:  # a page's links are absolute (build_absolute_uri): its scheme and host count
+            url = f"{request.scheme}://{host}{LIST_PATH}?{query}"
             name = hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
         counter = anon_counter_key(environ, self.anon_window) if self.anon_limit else None
         try:
@@ -140,7 +152,7 @@ class CachedReads:
         if over_limit:
             return self.app(environ, start_response)  # Django answers the 429
         if found.entry is not None:
-            return self._replay(environ, start_response, kind, found.entry, secure, started)
+            return self._replay(request, start_response, kind, found.entry, secure, started)
         return self._fill(environ, start_response, kind, found.key)
 
     # --- which requests ------------------------------------------------------------------
@@ -153,32 +165,18 @@ class CachedReads:
             and environ.get("HTTP_ACCEPT", "").strip() in _JSON_ACCEPT
         )
 
-    def _allowed_host(self, environ: dict[str, Any]) -> str | None:
-        # No Host header, or an empty one: Django's to answer (a 400, or a page whose links
-        # name the server's own address), never a cached page.
-        host = environ.get("HTTP_HOST", "")
-        domain, _ = split_domain_port(host)
-        return host if domain and validate_host(domain, self.allowed_hosts) else None
-
-    def _is_secure(self, environ: dict[str, Any]) -> bool:
-        if self.proxy_ssl_header:
-            header, secure_value = self.proxy_ssl_header
-            value = environ.get(header)
-            if value is not None:
-                return bool(value.split(",", 1)[0].strip() == secure_value)
-        return bool(environ.get("wsgi.url_scheme") == "https")
-
     # --- a hit ---------------------------------------------------------------------------
 
     def _replay(
         self,
-        environ: dict[str, Any],
+        request: EnvironRequest,
         start_response: StartResponse,
         kind: str,
         entry: read_cache.Entry,
         secure: bool,
         started: float,
     ) -> Iterable[bytes]:
+        environ = request.environ
         request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         headers = [*entry.headers, (REQUEST_ID_HEADER, request_id)]
         if secure and self.hsts:
@@ -191,16 +189,14 @@ class CachedReads:
             status, result, body = "200 OK", "hit", entry.body
         start_response(status, headers)
         _COUNTED[kind, result].inc()
-        logger.info(
-            "request_finished",
-            request_id=request_id,
+        log_request_finished(
             method=environ["REQUEST_METHOD"],
-            path=environ.get("PATH_INFO"),
-            route="books/<pk>/" if kind == "book" else "books/",
-            view="book-detail" if kind == "book" else "book-list",
+            path=request.path,
+            match=self.routes[kind],
             status=int(status[:3]),
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=(time.perf_counter() - started) * 1000,
             user_id=None,
+            request_id=request_id,
             read_cache=result,
         )
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
@@ -253,14 +249,16 @@ class CachedReads:
         return tag.version
 
 
-def _hsts_header() -> str:
-    """Strict-Transport-Security as django.middleware.security.SecurityMiddleware sends it."""
-    seconds = settings.SECURE_HSTS_SECONDS
-    if not seconds:
-        return ""
-    value = f"max-age={seconds}"
-    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-        value += "; includeSubDomains"
-    if settings.SECURE_HSTS_PRELOAD:
-        value += "; preload"
-    return value
+def _routes() -> dict[str, ResolverMatch]:
+    """Django's URL resolver's answer for each kind of page, which labels its access line.
+
+    Resolved once: a hit logs the same route and view as Django's request for that page.
+    """
+    routes = {"book": resolve(f"{LIST_PATH}1/"), "list": resolve(LIST_PATH)}
+    for kind, match in routes.items():
+        if match.view_name != _VIEW_NAMES[kind]:
+            raise ImproperlyConfigured(
+                f"books.hot_path answers {match.route!r} as {_VIEW_NAMES[kind]}, but the "
+                f"URLconf routes it to {match.view_name}: update the hot path's paths."
+            )
+    return routes
