@@ -1,4 +1,4 @@
-# The bookstore API in production: gunicorn on Python 3.11, as a non-root user.
+# The bookstore API in production: granian (deploy/server.py) on Python 3.11, as a non-root user.
 # Build: docker build -t bookstore .
 # Run:   docker run -p 8000:8000 -e SECRET_KEY=... -e DATABASE_URL=postgres://... \
 #               -e REDIS_URL=redis://... -e ALLOWED_HOSTS=api.example.com bookstore
@@ -35,4 +35,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', timeout=2)"]
 
-CMD ["gunicorn", "--config", "deploy/gunicorn.conf.py", "bookstore.wsgi"]
+CMD ["python", "-m", "deploy.server"]

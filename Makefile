@@ -52,7 +52,7 @@ run: $(VENV)/.installed-run .env
 	@echo "  A token:   $(BIN)/python manage.py create_api_user alice --password 'choose-a-long-one'"
 	@echo "             or POST {\"username\": ..., \"password\": ...} to http://$(HOST):$(PORT)/auth/token/"
 	@echo ""
-	exec $(BIN)/gunicorn --config deploy/gunicorn.conf.py bookstore.wsgi
+	exec $(BIN)/python -m deploy.server
 
 dev: $(VENV)/.installed-dev
 	$(BIN)/python manage.py migrate --noinput

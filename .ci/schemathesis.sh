@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Schemathesis against the app as production runs it (gunicorn, DEBUG off, collected static
+# Schemathesis against the app as production runs it (granian via deploy/server.py, DEBUG off, collected static
 # files) on a throwaway SQLite database: every check, writes included (a token), a bounded
 # number of examples per operation. Exits non-zero on any failure; the server always goes.
 #
@@ -16,7 +16,7 @@ server=""
 
 cleanup() {
     if [ -n "$server" ]; then
-        # gunicorn runs in its own session: stop the master and every worker, then wait.
+        # The server runs in its own session: stop the main process and every worker, then wait.
         kill -TERM -- "-$server" 2>/dev/null || true
         for _ in $(seq 1 40); do kill -0 "$server" 2>/dev/null || break; sleep 0.25; done
         kill -KILL -- "-$server" 2>/dev/null || true
@@ -41,7 +41,7 @@ export ALLOWED_HOSTS=127.0.0.1
 export REDIS_URL=""
 export STATIC_ROOT="$work/static"
 export THROTTLE_ANON_RATE=1000000/min THROTTLE_USER_RATE=1000000/min THROTTLE_AUTH_RATE=1000000/min
-export HOST=127.0.0.1 PORT="$port" WEB_CONCURRENCY=2 GUNICORN_THREADS=4
+export HOST=127.0.0.1 PORT="$port" WEB_CONCURRENCY=2 SERVER_THREADS=4
 export PROMETHEUS_MULTIPROC_DIR="$work/metrics"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR" "$report_dir"
 
@@ -61,7 +61,7 @@ token="$(api_token schemathesis)"
 logout_token="$(api_token schemathesis-logout)"
 logout_all_token="$(api_token schemathesis-logout-all)"
 
-setsid .venv/bin/gunicorn --config deploy/gunicorn.conf.py bookstore.wsgi >"$work/server.log" 2>&1 &
+setsid .venv/bin/python -m deploy.server >"$work/server.log" 2>&1 &
 server=$!
 
 ready=""
