@@ -3,7 +3,7 @@
 The load: authenticated GETs of random seeded books (bench/lua/common.lua's `detail`
 generator with a token that never writes), so every request runs Django and reads from the
 replica. Anonymous reads would mostly measure the Redis read cache in front of Django, which
-does not grow with instances. Each instance is one gunicorn worker process (WEB_CONCURRENCY=1,
+does not grow with instances. Each instance is one granian worker process (WEB_CONCURRENCY=1,
 4 threads), so k instances are k worker processes sharing this machine's cores with
 PostgreSQL, nginx and wrk itself.
 """

@@ -1,5 +1,6 @@
 """The whole deployment on one machine: PostgreSQL primary and streaming replica, the machine's
-Redis, identical app instances under gunicorn, and nginx in front with the shipped config.
+Redis, identical app instances under granian (deploy/server.py), and nginx in front with the
+shipped config.
 
 Every part listens on a loopback port of its own below 32768 (scripts/ports.py);
 `Cluster.destroy()` ends every process this started and removes every directory, whatever

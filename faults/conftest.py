@@ -1,4 +1,5 @@
-"""Fixtures of the fault tests: private PostgreSQL and Redis, the app under gunicorn, a token.
+"""Fixtures of the fault tests: private PostgreSQL and Redis, the app under granian
+(deploy/server.py), a token.
 
 Each test gets servers of its own and leaves nothing behind: processes are stopped and their
 files removed in teardown, whether the test passed or not. Each test is also stopped by an
@@ -56,7 +57,7 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
 def app(
     postgres: PrivatePostgres, redis_server: PrivateRedis, tmp_path: Path
 ) -> Iterator[AppServer]:
-    """The app migrated onto the private database and serving under gunicorn (2 workers)."""
+    """The app migrated onto the private database and serving under granian (2 workers)."""
     directory = tmp_path / "app"
     directory.mkdir()
     server = AppServer(

@@ -1,4 +1,5 @@
-"""Private PostgreSQL, Redis, gunicorn and nginx processes for the fault and cluster tests.
+"""Private PostgreSQL, Redis, app server (granian, deploy/server.py) and nginx processes for the
+fault and cluster tests.
 
 The machine's shared PostgreSQL (5432) and Redis (6379) serve other CI steps, so a fault test
 never touches them: it starts its own cluster and Redis from the same binaries, breaks and
@@ -264,7 +265,10 @@ class PrivateRedis:
 
 
 class AppServer:
-    """The application as production runs it: gunicorn with deploy/gunicorn.conf.py."""
+    """The application as production runs it: granian, started by deploy/server.py.
+
+    The process we start is granian's main process; its workers are its only children
+    (multiprocessing, forked), each listening on its own SO_REUSEPORT socket."""
 
     def __init__(
         self,
@@ -282,9 +286,9 @@ class AppServer:
         self.directory = directory
         self.port = port
         self.workers = workers
-        self.log = directory / "gunicorn.log"
+        self.log = directory / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
-        # Our own directory, not gunicorn's temporary one, so that it goes with ours even
+        # Our own directory, not the server's temporary one, so that it goes with ours even
         # when the server is killed before it can remove its own.
         self.metrics_directory = directory / "prometheus"
         self.metrics_directory.mkdir(exist_ok=True)
@@ -321,10 +325,7 @@ class AppServer:
         return self.manage("create_api_user", username).strip().splitlines()[-1]
 
     def start(self) -> None:
-        command = [
-            sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-            "bookstore.wsgi",
-        ]  # fmt: skip
+        command = [sys.executable, "-m", "deploy.server"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
                 command,
@@ -338,23 +339,24 @@ class AppServer:
         wait_until(
             lambda: self.answers() and len(self.worker_pids()) == self.workers,
             timeout=30,
-            what="gunicorn to answer /healthz with all its workers",
+            what="the server to answer /healthz with all its workers",
         )
 
     @property
-    def master_pid(self) -> int:
+    def main_pid(self) -> int:
         assert self.process is not None
         return self.process.pid
 
     def worker_pids(self) -> set[int]:
-        """The processes whose parent is the gunicorn master."""
+        """The processes whose parent is the server's main process: its workers, and nothing
+        else (granian forks them and starts no helper process of its own)."""
         if self.process is None:
             return set()
         return set(children_of(self.process.pid))
 
     def answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early:\n{self.log_tail()}")
+            raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
             connection.request("GET", "/healthz")
@@ -374,23 +376,24 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        # A worker left behind by a killed master is still in its process group (started in
-        # a session of its own), even once the master is reaped.
+        # A worker left behind by a killed main process is still in its process group
+        # (started in a session of its own), even once the main process is reaped.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process = None
 
     def kill(self) -> None:
-        """SIGKILL master and workers at once (its process group), as when its host dies."""
+        """SIGKILL the main process and workers at once (its process group), as when its host
+        dies."""
         if self.process is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
         wait_until(
-            lambda: not _group_alive(self.master_pid),
+            lambda: not _group_alive(self.main_pid),
             timeout=10,
-            what="the killed gunicorn's workers to exit",
+            what="the killed server's workers to exit",
         )
         self.process = None
 
@@ -399,6 +402,32 @@ class AppServer:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether any thread of process `pid` still runs. Its sockets close with the last one:
+    the main thread may already be a zombie while the others are still exiting."""
+    try:
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    for thread in threads:
+        try:
+            stat = (thread / "stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def tcp_migrate_req_enabled() -> bool:
+    """Whether this network namespace hands a closed listener's queued connections to its
+    SO_REUSEPORT siblings (net.ipv4.tcp_migrate_req, Linux 5.14+)."""
+    try:
+        return Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def children_of(parent: int) -> list[int]:

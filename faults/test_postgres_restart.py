@@ -9,7 +9,7 @@ otherwise with a 503 JSON `{"detail": ...}` and `Retry-After: 1`; nothing else (
 connection dropped). The one exception is an anonymous read the read cache holds
 (books.hot_path): it is still answered 200 while the database is down, and never with a version
 older than the last one acknowledged to that client. /readyz is 503 naming the database while
-it is down and 200 after. The app recovers without a restart: the same gunicorn workers serve
+it is down and 200 after. The app recovers without a restart: the same granian workers serve
 2xx again once the database is back. Every write answered 2xx is in the database afterwards,
 at its acknowledged version or later.
 """
