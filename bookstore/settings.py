@@ -52,10 +52,9 @@ INSTALLED_APPS = [
 ]
 
 # The request id first, so every line logged below it carries the id (a 413 included) and its
-# access line times the whole stack; then the Prometheus pair around everything else.
+# access line times the whole stack.
 MIDDLEWARE = [
     "core.request_id.RequestIdMiddleware",
-    "core.metrics.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -68,7 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
-    "core.metrics.PrometheusAfterMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     # Last, so a read it answers again from the primary is counted and logged once.
     "core.middleware.ReadRoutingMiddleware",
 ]

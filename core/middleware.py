@@ -50,7 +50,7 @@ class DatabaseUnavailableMiddleware:
     """Answer a view's "database unreachable" error with a 503 JSON and Retry-After, as the
     API's exception handler does for DRF views: the admin and the web pages included.
 
-    Placed just above core.metrics.PrometheusAfterMiddleware, so the exception is still
+    Placed just above core.metrics.RequestMetricsMiddleware, so the exception is still
     counted by type before it becomes a response.
     """
 

@@ -495,21 +495,23 @@ def test_a_crash_on_a_write_is_a_bare_json_500_and_stores_nothing(
 
 
 @pytest.mark.django_db
-def test_a_crash_after_the_row_is_written_rolls_the_write_back(
+def test_a_crash_after_a_bulk_insert_rolls_the_whole_batch_back(
     auth_client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The crash comes after the INSERT has finished (outside its own savepoint), so only
-    # the write's enclosing transaction can take the row back out.
-    real_validate_and_save = services._validate_and_save
-
-    def save_then_crash(book: Book) -> None:
-        real_validate_and_save(book)
-        assert Book.objects.filter(pk=book.pk).exists()  # the INSERT really happened
+    # A single create is one INSERT in autocommit: once it returns the book is stored, and
+    # nothing of the service runs after it. A batch is one transaction: a crash after its
+    # INSERT, before the commit, must take every row back out.
+    def crash(*args: object, **kwargs: object) -> None:
+        assert Book.objects.count() == 2  # the INSERT really happened
         raise RuntimeError(SECRET)
 
-    monkeypatch.setattr(services, "_validate_and_save", save_then_crash)
+    monkeypatch.setattr(services.read_cache, "books_changed", crash)
 
-    response = auth_client.post("/books/", data=book_payload(), format="json")
+    response = auth_client.post(
+        "/books/",
+        data=[book_payload(), book_payload(isbn="978-0-441-17271-9", title="Dune")],
+        format="json",
+    )
 
     assert_bare_500(response)
     assert Book.objects.count() == 0
