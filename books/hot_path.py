@@ -36,6 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.http.cookie import parse_cookie
 from django.urls import ResolverMatch, resolve
 from prometheus_client import Counter
 from rest_framework.settings import api_settings
@@ -99,7 +100,7 @@ class CachedReads:
         if rate and throttled:
             limit, window = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
             self.anon_limit, self.anon_window = limit, int(window or 0)
-        self.session_cookie = f"{settings.SESSION_COOKIE_NAME}="
+        self.session_cookie = settings.SESSION_COOKIE_NAME
         self.ssl_redirect = settings.SECURE_SSL_REDIRECT
         self.hsts = hsts_header()
         self.routes = _routes()
@@ -161,9 +162,14 @@ class CachedReads:
         return (
             "HTTP_AUTHORIZATION" not in environ
             and "HTTP_ORIGIN" not in environ
-            and self.session_cookie not in environ.get("HTTP_COOKIE", "")
+            and not self._has_session_cookie(environ.get("HTTP_COOKIE", ""))
             and environ.get("HTTP_ACCEPT", "").strip() in _JSON_ACCEPT
         )
+
+    def _has_session_cookie(self, header: str) -> bool:
+        """Whether Django would read a session from this Cookie header: parsed as Django
+        parses it (``sessionid =x`` names the session cookie too), not searched for."""
+        return bool(header) and self.session_cookie in parse_cookie(header)
 
     # --- a hit ---------------------------------------------------------------------------
 

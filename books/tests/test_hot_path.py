@@ -247,6 +247,9 @@ BYPASSES: dict[str, dict[str, Any]] = {
     "an empty authorization": {"headers": {"Authorization": ""}},
     "a session cookie": {"headers": {"Cookie": "sessionid=not-a-real-session"}},
     "a session cookie among others": {"headers": {"Cookie": "theme=dark; sessionid=x"}},
+    # Django's parse_cookie strips the name: this is its session cookie too (issue 13, #8).
+    "a session cookie with a space before =": {"headers": {"Cookie": "sessionid =x"}},
+    "a session cookie with spaces around": {"headers": {"Cookie": "theme=dark;  sessionid = x"}},
     "an origin": {"headers": {"Origin": "https://elsewhere.example"}},
     "an html accept": {"headers": {"Accept": "text/html"}},
     "a browser's accept": {"headers": {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}},
