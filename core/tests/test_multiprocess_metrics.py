@@ -1,11 +1,11 @@
-"""Under gunicorn (deploy/gunicorn.conf.py) with several workers, /metrics adds up the counts
-of every worker, those that have exited included, and every log line is JSON.
+"""Under granian (deploy/server.py) with several workers, /metrics adds up the counts of every
+worker, those that have exited included, and every log line is JSON, granian's own too.
 
 The server runs as production runs it: production settings, DEBUG off, no
-PROMETHEUS_MULTIPROC_DIR given (the config makes a temporary one and removes it at exit).
-Each worker is restarted after a few requests (--max-requests), so the requests are served by
-more processes than are alive when /metrics is read: a per-process count could not add up.
-/readyz needs no tables, so the SQLite database is not migrated.
+PROMETHEUS_MULTIPROC_DIR given (deploy.server makes a temporary one and removes it at exit).
+Halfway through, every worker is replaced (SIGHUP: granian's graceful reload), so the requests
+are served by more processes than are alive when /metrics is read: a per-process count could
+not add up. /readyz needs no tables, so the SQLite database is not migrated.
 """
 
 import json
@@ -13,24 +13,31 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
 
+import deploy.server
 from core.tests.conftest import parse_samples, sample
 from scripts.ports import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
-MAX_REQUESTS_PER_WORKER = 4
-REQUESTS = 12  # served by at least REQUESTS / MAX_REQUESTS_PER_WORKER = 3 worker processes
+REQUESTS = 12  # half before the reload, half after: by at least 2 x WORKERS processes
 STARTUP_SECONDS = 60
 REQUEST_SECONDS = 30
+
+
+def _lowercase(headers: Message) -> dict[str, str]:
+    """Header names are case-insensitive (granian sends them in lower case)."""
+    return {name.lower(): value for name, value in headers.items()}
 
 
 @dataclass
@@ -47,9 +54,9 @@ class Server:
         request = urllib.request.Request(self.base_url + path, headers=headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=REQUEST_SECONDS) as response:  # noqa: S310
-                return response.status, dict(response.headers), response.read().decode()
+                return response.status, _lowercase(response.headers), response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read().decode()
+            return error.code, _lowercase(error.headers), error.read().decode()
 
     def metrics_directories(self) -> list[Path]:
         return list(self.temporary_directory.glob("bookstore-prometheus-*"))
@@ -66,13 +73,26 @@ class Server:
     def log_lines(self) -> list[str]:
         return [line for line in self.log.read_text().splitlines() if line.strip()]
 
+    def reload_workers(self) -> None:
+        """SIGHUP: granian starts a new worker for each and stops the old one; wait for all."""
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            events = [json.loads(line).get("event", "") for line in self.log_lines()]
+            stopped = sum(event.startswith("Stopped old worker") for event in events)
+            started = sum(event.startswith("Started worker") for event in events)
+            if stopped == WORKERS and started == 2 * WORKERS:
+                return
+            time.sleep(0.2)
+        pytest.fail(f"the workers were not replaced:\n{self.log.read_text()}")
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     temporary_directory = tmp_path / "tmp"
     temporary_directory.mkdir()
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / "server.log"
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "bookstore.settings",
@@ -85,23 +105,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(WORKERS),
-        "GUNICORN_THREADS": "2",
+        "SERVER_THREADS": "2",
         "TMPDIR": str(temporary_directory),
     }
     with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "deploy/gunicorn.conf.py",
-                "--max-requests",
-                str(MAX_REQUESTS_PER_WORKER),
-                "--max-requests-jitter",
-                "0",
-                "bookstore.wsgi",
-            ],
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.server"],
             cwd=PROJECT_ROOT,
             env=environment,
             stdout=output,
@@ -119,22 +128,24 @@ def wait_until_serving(server: Server) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            pytest.fail(f"gunicorn exited at startup:\n{server.log.read_text()}")
+            pytest.fail(f"the server exited at startup:\n{server.log.read_text()}")
         try:
             if server.get("/healthz")[0] == 200:
                 return
         except OSError:
             pass  # not listening yet
         time.sleep(0.2)
-    pytest.fail(f"gunicorn did not answer within {STARTUP_SECONDS}s:\n{server.log.read_text()}")
+    pytest.fail(f"the server did not answer within {STARTUP_SECONDS}s:\n{server.log.read_text()}")
 
 
 def test_metrics_add_up_every_worker_and_logs_are_json(server: Server) -> None:
     request_ids = [f"multi-{number}" for number in range(REQUESTS)]
-    for request_id in request_ids:
+    for number, request_id in enumerate(request_ids):
+        if number == REQUESTS // 2:
+            server.reload_workers()
         status, headers, _ = server.get("/readyz", request_id)
         assert status == 200
-        assert headers["X-Request-ID"] == request_id
+        assert headers["x-request-id"] == request_id
 
     status, _, exposition = server.get("/metrics")
     assert status == 200, exposition
@@ -151,7 +162,8 @@ def test_metrics_add_up_every_worker_and_logs_are_json(server: Server) -> None:
     )
     assert sample(samples, "django_db_execute_total", **database) >= REQUESTS
     assert sample(samples, "django_cache_get_hits_total", backend="locmem") >= REQUESTS
-    # The counts above came from more processes than the two alive now.
+    # The counts above came from more processes than the two alive now (the old workers' files
+    # stay; each worker makes its own at start).
     (directory,) = server.metrics_directories()
     assert len(list(directory.glob("counter_*.db"))) > WORKERS
 
@@ -160,7 +172,7 @@ def test_metrics_add_up_every_worker_and_logs_are_json(server: Server) -> None:
     assert server.process.returncode == 0
     assert server.metrics_directories() == []  # the temporary directory is removed at exit
     lines = [json.loads(line) for line in server.log_lines()]  # every line is JSON
-    assert any(line["logger"] == "gunicorn.error" for line in lines)
+    assert any(line["logger"] == "_granian" for line in lines)
     logged_ids = [
         line["request_id"]
         for line in lines
@@ -169,44 +181,70 @@ def test_metrics_add_up_every_worker_and_logs_are_json(server: Server) -> None:
     assert logged_ids == request_ids
 
 
-def run_config_hooks(**env: str) -> str:
-    """Load deploy/gunicorn.conf.py as gunicorn does, run its start and exit hooks, and return
-    the metrics directory it chose. In a subprocess: loading it sets os.environ."""
-    probe = (
-        "import os, runpy\n"
-        "config = runpy.run_path('deploy/gunicorn.conf.py')\n"
-        "config['on_starting'](None)\n"
-        "config['on_exit'](None)\n"
-        "print(os.environ['PROMETHEUS_MULTIPROC_DIR'])\n"
-    )
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_ROOT,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+class RecordingServer:
+    """Stands in for granian's Server: notes the metrics directory while it "serves"."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.directory: Path | None = None
+
+    def serve(self) -> None:
+        self.directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert self.directory.is_dir()
+        if self.fail:
+            raise RuntimeError("the server failed")
 
 
-def test_a_given_metrics_directory_is_used_cleared_of_old_counts_and_kept(tmp_path: Path) -> None:
+@pytest.fixture
+def recording_server(monkeypatch: pytest.MonkeyPatch) -> RecordingServer:
+    """deploy.server.main() runs this instead of granian; the environment is restored after."""
+    recording = RecordingServer()
+    monkeypatch.setattr(deploy.server, "build_server", lambda application: recording)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # restored (or removed) after the test
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    return recording
+
+
+def test_a_given_metrics_directory_is_used_cleared_of_old_counts_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recording_server: RecordingServer
+) -> None:
     directory = tmp_path / "metrics"
     directory.mkdir()
     (directory / "counter_1234.db").write_bytes(b"counts of a previous run")
     (directory / "README").write_text("not a metrics file")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
 
-    chosen = run_config_hooks(PROMETHEUS_MULTIPROC_DIR=str(directory))
-
-    assert chosen == str(directory)
+    assert deploy.server.metrics_directory() == (directory, False)
     assert [path.name for path in directory.iterdir()] == ["README"]
 
+    deploy.server.main([])
 
-def test_without_a_given_directory_a_temporary_one_is_made_and_removed(tmp_path: Path) -> None:
-    chosen = Path(run_config_hooks(TMPDIR=str(tmp_path)))
+    assert recording_server.directory == directory
+    assert directory.is_dir()  # kept at exit
 
+
+def test_without_a_given_directory_a_temporary_one_is_made_and_removed_at_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recording_server: RecordingServer
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    deploy.server.main([])
+
+    chosen = recording_server.directory
+    assert chosen is not None
     assert chosen.parent == tmp_path
-    assert chosen.name.startswith("bookstore-prometheus-")
+    assert chosen.name.startswith(deploy.server.METRICS_DIRECTORY_PREFIX)
     assert not chosen.exists()
+
+
+def test_the_temporary_directory_is_removed_when_the_server_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recording_server: RecordingServer
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    recording_server.fail = True
+
+    with pytest.raises(RuntimeError):
+        deploy.server.main([])
+
+    assert recording_server.directory is not None
+    assert not recording_server.directory.exists()

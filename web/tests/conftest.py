@@ -1,5 +1,6 @@
-"""Fixtures for the browser (e2e) tests: the app served by gunicorn, Chromium, pages that fail
-the test on any CSP violation or script error, and an API client for setup and checks."""
+"""Fixtures for the browser (e2e) tests: the app served by granian (deploy/server.py), Chromium,
+pages that fail the test on any CSP violation or script error, and an API client for setup and
+checks."""
 
 from collections.abc import Callable, Iterator
 from pathlib import Path

@@ -1,8 +1,8 @@
 """The app started as production runs it, for the browser tests.
 
-gunicorn serves ``bookstore.settings`` with DEBUG off and the production static pipeline
-(collectstatic, compressed, content-hashed names), over a fresh SQLite database in a
-temporary directory, whatever database or cache the outer test run uses.
+granian, started by deploy/server.py, serves ``bookstore.settings`` with DEBUG off and the
+production static pipeline (collectstatic, compressed, content-hashed names), over a fresh
+SQLite database in a temporary directory, whatever database or cache the outer test run uses.
 """
 
 import os
@@ -32,6 +32,9 @@ COMMAND_TIMEOUT_S = 120
 STARTUP_TIMEOUT_S = 30
 SHUTDOWN_TIMEOUT_S = 10
 SERVER_ATTEMPTS = 3
+#: The outer run's database and cache are not the app's; nor is its metrics directory, which
+#: the server would clear of counts (it makes a temporary one of its own instead).
+NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,7 @@ def _tail(path: Path, lines: int) -> str:
 
 def server_environment(work_dir: Path) -> dict[str, str]:
     """The outer environment minus its database and cache, plus production settings."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-    }
+    env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "bookstore.settings",
@@ -125,27 +124,23 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         server.wait(timeout=SHUTDOWN_TIMEOUT_S)
 
 
-def _start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts gunicorn on a free port and waits for /healthz; retries if the port was taken."""
+def _start_server(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts deploy/server.py on a free port and waits for /healthz; retries if the port was
+    taken."""
     for _ in range(SERVER_ATTEMPTS):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
-            server = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "1",
-                    "--threads",
-                    "4",
-                    "bookstore.wsgi",
-                ],
+            server = subprocess.Popen(
+                [sys.executable, "-m", "deploy.server"],
                 cwd=REPO_ROOT,
-                env=env,
+                env={
+                    **env,
+                    "HOST": "127.0.0.1",
+                    "PORT": str(port),
+                    "WEB_CONCURRENCY": "1",
+                    "SERVER_THREADS": "4",
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -157,7 +152,7 @@ def _start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Pop
             time.sleep(0.2)
         _stop(server)
     pytest.fail(
-        f"gunicorn did not answer /healthz within {STARTUP_TIMEOUT_S} s "
+        f"the server did not answer /healthz within {STARTUP_TIMEOUT_S} s "
         f"({SERVER_ATTEMPTS} attempts). Its log:\n{_tail(log_path, 40)}",
         pytrace=False,
     )
@@ -165,7 +160,8 @@ def _start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Pop
 
 @contextmanager
 def run_live_app(work_dir: Path) -> Iterator[LiveApp]:
-    """Migrates, collects static files, seeds books and a user, and serves them with gunicorn."""
+    """Migrates, collects static files, seeds books and a user, and serves them with granian
+    (deploy/server.py)."""
     env = server_environment(work_dir)
     password = secrets.token_urlsafe(18)
     manage(env, "migrate", "--noinput", "--verbosity", "0")
@@ -174,8 +170,8 @@ def run_live_app(work_dir: Path) -> Iterator[LiveApp]:
     token = (
         manage(env, "create_api_user", USERNAME, "--password", password).strip().splitlines()[-1]
     )
-    log_path = work_dir / "gunicorn.log"
-    server, url = _start_gunicorn(env, log_path)
+    log_path = work_dir / "server.log"
+    server, url = _start_server(env, log_path)
     try:
         yield LiveApp(url=url, username=USERNAME, password=password, token=token, log_path=log_path)
     finally:
