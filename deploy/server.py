@@ -36,6 +36,16 @@ import environ
 
 APPLICATION = "bookstore.wsgi:application"
 METRICS_DIRECTORY_PREFIX = "bookstore-prometheus-"
+#: Defaults of the settings the environment may override (the deployment tests read them).
+THREADS = 4  # SERVER_THREADS
+BACKPRESSURE = 64  # SERVER_BACKPRESSURE
+#: SERVER_HEADER_TIMEOUT_MS. It is also how long an idle keep-alive connection is kept: hyper,
+#: under granian, starts this timer again after each response (measured: closed at 5.0 s), so
+#: nginx's upstream keepalive_timeout must be shorter (deploy/nginx/nginx.conf).
+HEADER_TIMEOUT_MS = 5_000
+#: SERVER_GRACEFUL_TIMEOUT: at shutdown a worker gets this long to finish its requests, then
+#: it is killed. Kubernetes' terminationGracePeriodSeconds leaves room for it.
+GRACEFUL_TIMEOUT_SECONDS = 30
 
 
 def _int(name: str, default: int) -> int:
@@ -101,19 +111,20 @@ def build_server(application: str = APPLICATION) -> Any:
         http=HTTPModes.http1,
         websockets=False,
         workers=workers,
-        blocking_threads=_int("SERVER_THREADS", 4),
+        blocking_threads=_int("SERVER_THREADS", THREADS),
         # Requests a worker takes on at once; the rest wait in the kernel's accept queue (and
         # go to a sibling worker), rather than in a queue a dying worker would lose.
-        backpressure=_int("SERVER_BACKPRESSURE", 64),
+        backpressure=_int("SERVER_BACKPRESSURE", BACKPRESSURE),
         http1_settings=HTTP1Settings(
-            header_read_timeout=_int("SERVER_HEADER_TIMEOUT_MS", 5_000), keep_alive=True
+            header_read_timeout=_int("SERVER_HEADER_TIMEOUT_MS", HEADER_TIMEOUT_MS),
+            keep_alive=True,
         ),
         log_dictconfig=log_config(),
         log_access=False,
         respawn_failed_workers=True,
         respawn_interval=1.0,
         # A worker gets this long to finish its requests at shutdown, then it is killed.
-        workers_kill_timeout=_int("SERVER_GRACEFUL_TIMEOUT", 30),
+        workers_kill_timeout=_int("SERVER_GRACEFUL_TIMEOUT", GRACEFUL_TIMEOUT_SECONDS),
         working_dir=Path(__file__).resolve().parent.parent,
     )
 

@@ -1,5 +1,6 @@
 """What the app's own code says, read from its source, for the deployment files to agree with:
-the environment variables it reads, gunicorn's settings and the settings' defaults."""
+the environment variables it reads, the server's settings (deploy/server.py) and the settings'
+defaults."""
 
 import ast
 from functools import cache
@@ -7,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS_FILE = REPO / "bookstore" / "settings.py"
-GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
+SERVER_MODULE = REPO / "deploy" / "server.py"
 
 # django-environ's readers: env.str("X"), env.bool("X"), ..., and env("X").
 _ENV_READERS = frozenset(
@@ -23,10 +24,14 @@ READ_ELSEWHERE = frozenset({"DJANGO_SETTINGS_MODULE"})
 def environment_names_read(source: str) -> set[str]:
     """The names of environment variables that ``source`` reads, in the ways ours do:
     django-environ's ``env.int("X")`` (on ``env`` or ``environ.Env()``), ``env("X")``,
-    ``os.environ.get("X")``, ``os.environ["X"]`` and ``os.getenv("X")``."""
+    ``os.environ.get("X")``, ``os.environ["X"]`` and ``os.getenv("X")``, and through a helper
+    of the same source that reads the variable named by its first parameter (``_int("X", 4)``
+    in deploy/server.py)."""
+    tree = ast.parse(source)
+    helpers = _environment_helpers(tree)
     names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and node.args and _reads_environment(node.func):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and _reads_environment(node.func, helpers):
             name = _string(node.args[0])
         elif isinstance(node, ast.Subscript) and _is_os_environ(node.value):
             name = _string(node.slice)
@@ -41,9 +46,27 @@ def _string(node: ast.expr) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-def _reads_environment(function: ast.expr) -> bool:
+def _environment_helpers(tree: ast.Module) -> frozenset[str]:
+    """Module-level functions that read the environment variable their first parameter names."""
+    helpers = set()
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef) or not function.args.args:
+            continue
+        parameter = function.args.args[0].arg
+        for node in ast.walk(function):
+            if (
+                isinstance(node, ast.Call)
+                and node.args
+                and _is_name(node.args[0], parameter)
+                and _reads_environment(node.func)
+            ):
+                helpers.add(function.name)
+    return frozenset(helpers)
+
+
+def _reads_environment(function: ast.expr, helpers: frozenset[str] = frozenset()) -> bool:
     if isinstance(function, ast.Name):
-        return function.id == "env"
+        return function.id == "env" or function.id in helpers
     if not isinstance(function, ast.Attribute):
         return False
     owner = function.value
@@ -63,7 +86,7 @@ def _is_os_environ(node: ast.expr) -> bool:
 
 
 def _is_env_instance(node: ast.expr) -> bool:
-    """``environ.Env()``, as deploy/gunicorn.conf.py reads DEBUG."""
+    """``environ.Env()``, as deploy/server.py reads DEBUG."""
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -76,17 +99,18 @@ def _is_env_instance(node: ast.expr) -> bool:
 def names_read_by_app() -> frozenset[str]:
     """Every environment variable the app may read."""
     found: set[str] = set()
-    for path in (SETTINGS_FILE, GUNICORN_CONFIG):
+    for path in (SETTINGS_FILE, SERVER_MODULE):
         found |= environment_names_read(path.read_text())
     return frozenset(found | READ_ELSEWHERE)
 
 
-def gunicorn_setting(name: str) -> object:
-    """A setting that deploy/gunicorn.conf.py gives as a constant (``graceful_timeout = 30``)."""
-    for node in ast.parse(GUNICORN_CONFIG.read_text()).body:
+def server_setting(name: str) -> object:
+    """A constant of deploy/server.py (``GRACEFUL_TIMEOUT_SECONDS = 30``), read from its source:
+    importing it here would not show a default the environment overrides."""
+    for node in ast.parse(SERVER_MODULE.read_text()).body:
         if isinstance(node, ast.Assign) and any(_is_name(t, name) for t in node.targets):
             return ast.literal_eval(node.value)
-    raise LookupError(f"deploy/gunicorn.conf.py sets no constant {name}")
+    raise LookupError(f"deploy/server.py sets no constant {name}")
 
 
 def settings_default(name: str) -> int:

@@ -90,6 +90,14 @@ def test_api_starts_after_the_migration_completed(config: dict[str, Any]) -> Non
     assert migrate["environment"] == config["services"]["api"]["environment"]
 
 
+def test_api_is_restarted_and_hands_a_dead_workers_queue_to_the_others(
+    config: dict[str, Any],
+) -> None:
+    api = config["services"]["api"]
+    assert api["restart"] == "unless-stopped"  # granian exits when workers keep dying
+    assert str(api["sysctls"]["net.ipv4.tcp_migrate_req"]) == "1"
+
+
 def test_api_is_healthy_when_ready(config: dict[str, Any]) -> None:
     test = " ".join(config["services"]["api"]["healthcheck"]["test"])
     (path,) = re.findall(r"(/[a-z]+)'", test)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from django.urls import resolve
 
-from deploy.tests.app_source import REPO, gunicorn_setting, names_read_by_app
+from deploy.tests.app_source import REPO, names_read_by_app, server_setting
 
 K8S = REPO / "deploy" / "k8s"
 KUSTOMIZATION = K8S / "kustomization.yaml"
@@ -121,7 +121,7 @@ def test_deployment_selects_its_own_pods() -> None:
     assert matches(deployment["spec"]["selector"]["matchLabels"], labels)
 
 
-def test_service_sends_to_the_pods_on_the_port_gunicorn_listens_on() -> None:
+def test_service_sends_to_the_pods_on_the_port_the_server_listens_on() -> None:
     service, deployment = one("Service"), one("Deployment")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert matches(service["spec"]["selector"], labels)
@@ -186,13 +186,18 @@ def test_pods_run_as_the_images_user_on_a_read_only_root_with_a_writable_tmp() -
             assert tmp["name"] in empty_dirs
 
 
-def test_termination_waits_for_the_prestop_sleep_and_gunicorns_graceful_shutdown() -> None:
+def test_termination_waits_for_the_prestop_sleep_and_the_servers_graceful_shutdown() -> None:
     spec = pod_spec(one("Deployment"))
     command = api_container()["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep"
-    graceful_timeout = gunicorn_setting("graceful_timeout")
+    graceful_timeout = server_setting("GRACEFUL_TIMEOUT_SECONDS")
     assert isinstance(graceful_timeout, int)
     assert spec["terminationGracePeriodSeconds"] > int(command[1]) + graceful_timeout
+
+
+def test_pods_hand_a_dead_workers_queued_connections_to_the_other_workers() -> None:
+    sysctls = pod_spec(one("Deployment"))["securityContext"]["sysctls"]
+    assert {"name": "net.ipv4.tcp_migrate_req", "value": "1"} in sysctls
 
 
 def test_pods_spread_over_nodes() -> None:

@@ -1,5 +1,5 @@
 """The shipped nginx config, as write_nginx_config writes it for a site: nginx accepts it, and
-its settings agree with the app's and gunicorn's."""
+its settings agree with the app's and the server's (deploy/server.py)."""
 
 import re
 import subprocess
@@ -18,7 +18,7 @@ from deploy.nginx_config import (
     nginx_command,
     write_nginx_config,
 )
-from deploy.tests.app_source import gunicorn_setting, settings_default
+from deploy.tests.app_source import server_setting, settings_default
 
 MAIN_CONFIG = SHIPPED_DIRECTORY / "nginx.conf"
 PROXY_CONFIG = SHIPPED_DIRECTORY / "proxy.conf"
@@ -97,11 +97,12 @@ def test_bodies_are_limited_as_the_app_limits_them() -> None:
     assert f"the limit is {limit} bytes" in MAIN_CONFIG.read_text()
 
 
-def test_idle_upstream_connections_close_before_gunicorn_closes_them() -> None:
+def test_idle_upstream_connections_close_before_the_server_closes_them() -> None:
+    # granian closes a keep-alive connection idle for its header read timeout (deploy/server.py).
     (timeout,) = directive(MAIN_CONFIG, "keepalive_timeout")
-    gunicorn_keepalive = gunicorn_setting("keepalive")
-    assert isinstance(gunicorn_keepalive, int)
-    assert int(timeout.removesuffix("s")) < gunicorn_keepalive
+    server_idle_ms = server_setting("HEADER_TIMEOUT_MS")
+    assert isinstance(server_idle_ms, int)
+    assert int(timeout.removesuffix("s")) * 1000 < server_idle_ms
 
 
 def test_only_idempotent_requests_are_retried_and_only_on_failures_to_answer() -> None:
