@@ -1,10 +1,10 @@
 """Logging for the whole process: one JSON object per line in production, readable lines in a
 terminal, with the request id in every line written while a request is served.
 
-Both structlog loggers and the standard library's (Django's own, gunicorn's, any library's)
+Both structlog loggers and the standard library's (Django's own, granian's, any library's)
 go through the same stdlib handler and `build_formatter`, so a line looks the same whoever
 wrote it. Django applies the LOGGING setting through `configure_logging` (LOGGING_CONFIG);
-deploy/gunicorn.conf.py uses `build_formatter` for gunicorn's own lines.
+deploy/server.py uses `build_formatter` for granian's own lines.
 
 This module is imported while settings load: it must not import Django models or settings.
 """

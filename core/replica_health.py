@@ -36,7 +36,7 @@ REPLICA_LAG = Gauge(
     "bookstore_replica_lag_seconds",
     "Upper bound of a read replica's staleness at its last check (+Inf while unreachable).",
     ["database"],
-    # live: a dead worker's value leaves /metrics with it (gunicorn's child_exit).
+    # live: a dead worker's value leaves /metrics with it (core.metrics.forget_exited_workers).
     multiprocess_mode="livemax",
 )
 REPLICA_HEALTHY = Gauge(
@@ -90,7 +90,7 @@ class ReplicaHealth:
     """The per-process verdict on each replica, kept fresh by a background thread.
 
     `healthy()` is what the router asks on every read: it only reads a tuple. The first call
-    in a process (and after a fork: gunicorn's workers) checks once before answering, so a
+    in a process (and after a fork: granian's workers) checks once before answering, so a
     replica that is down at start-up is never tried, then starts the thread.
     """
 

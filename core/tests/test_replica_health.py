@@ -609,7 +609,7 @@ def test_the_primary_is_sampled_at_its_insert_position(
 
 
 def test_the_gauges_keep_only_live_workers_values_worst_first() -> None:
-    # With gunicorn's workers, a dead worker's value must leave /metrics with it, and the
+    # With several server workers, a dead worker's value must leave /metrics with it, and the
     # aggregate is the worst a live worker sees: the highest lag, the lowest "healthy".
     assert replica_health.REPLICA_LAG._multiprocess_mode == "livemax"
     assert replica_health.REPLICA_HEALTHY._multiprocess_mode == "livemin"
