@@ -160,7 +160,8 @@ class BookCursorPagination(BasePagination):
                 backwards=bool(payload["b"]),
                 inclusive=bool(payload.get("x", False)),
             )
-        except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
+        # OverflowError: a number beyond float's range (1e400) is read as infinity, not an int.
+        except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError) as error:
             raise invalid from error
         if cursor.ordering != ordering:
             raise ValidationError(

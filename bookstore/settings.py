@@ -22,12 +22,27 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# With DEBUG off the key signs sessions, CSRF tokens and cursors: a guessable one lets anyone
+# forge them. Refused like Django's deploy check would flag it (security.W009), and by name.
+SECRET_KEY_MIN_LENGTH = 50
+WEAK_SECRET_KEYS = frozenset({"change-me", "changeme", "secret", "secret-key", "secretkey"})
+WEAK_SECRET_KEY_PREFIXES = ("django-insecure-", "insecure-")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set when DEBUG is off (`make run` generates one into .env)."
         )
     SECRET_KEY = "insecure-development-only-key"  # noqa: S105 - only ever used with DEBUG on
+elif not DEBUG and (
+    len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.strip().lower() in WEAK_SECRET_KEYS
+    or SECRET_KEY.startswith(WEAK_SECRET_KEY_PREFIXES)
+):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak: use at least {SECRET_KEY_MIN_LENGTH} random characters, not a "
+        "placeholder. Generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 

@@ -4,7 +4,9 @@ import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("SECRET_KEY", "insecure-test-only-key")
+os.environ.setdefault(
+    "SECRET_KEY", "test-run-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+)
 
 from bookstore.settings import *
 

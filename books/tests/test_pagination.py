@@ -388,3 +388,32 @@ def test_previous_cursor_from_another_ordering_is_400(api_client: APIClient) -> 
     response = list_with_cursor(api_client, cursor, page_size=2, ordering="-title")
 
     assert_400_naming(response, "cursor")
+
+
+class _RawJSON:
+    """A signing serializer that sends the given JSON text as it is (numbers json.dumps would
+    not write, such as 1e400)."""
+
+    text = b""
+
+    def dumps(self, obj: object) -> bytes:
+        return self.text
+
+    def loads(self, data: bytes) -> object:
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("field", ["i", "v"])
+def test_a_signed_cursor_with_an_overflowing_number_is_400_not_a_crash(
+    api_client: APIClient, field: str
+) -> None:
+    """Someone who knows the SECRET_KEY signs {"i": 1e400}: json reads it as infinity, which
+    int() cannot convert (issue 13, finding 10)."""
+    BookFactory.create_batch(3)
+    fields = {"o": '"title"', "v": '"A title"', "i": "1", "b": "false"}
+    fields[field] = "1e400"
+    serializer = type("Overflowing", (_RawJSON,), {})
+    serializer.text = ("{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}").encode()
+    forged = signing.dumps(None, salt="books.pagination.cursor", serializer=serializer)
+
+    assert_400_naming(list_with_cursor(api_client, forged, ordering="title"), "cursor")

@@ -22,6 +22,10 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Keys strong enough for DEBUG off: 50 characters or more, not a placeholder.
+KEY = "settings-tests-only-0123456789-abcdefghijklmnopqrstuvwxyz"
+FROM_ENVIRONMENT = "from-the-environment-0123456789-abcdefghijklmnopqrstuvwxyz"
+FROM_DOT_ENV = "from-dot-env-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG"
 
 PROBE = """
 import json
@@ -41,6 +45,8 @@ print(json.dumps({
     "cache": {"BACKEND": cache["BACKEND"], "LOCATION": cache.get("LOCATION")},
     "REQUEST_BODY_MAX_BYTES": settings.REQUEST_BODY_MAX_BYTES,
     "DATA_UPLOAD_MAX_MEMORY_SIZE": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    "NUM_PROXIES": settings.REST_FRAMEWORK["NUM_PROXIES"],
+    "SECURE_PROXY_SSL_HEADER": getattr(settings, "SECURE_PROXY_SSL_HEADER", None),
 }))
 """
 
@@ -114,6 +120,47 @@ def test_settings_refuse_to_load_without_secret_key_when_debug_is_off(
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me",
+        "secret",
+        "x" * 49,  # too short
+        "a" * 60,  # long, but one character
+        "django-insecure-" + "0123456789abcdefghijklmnopqrstuvwxyz0123456789",
+        "CHANGE-ME",
+    ],
+    ids=["change-me", "secret", "49-characters", "one-character", "django-insecure", "upper"],
+)
+def test_settings_refuse_a_weak_secret_key_when_debug_is_off(base_dir: Path, key: str) -> None:
+    result = load_settings(base_dir, SECRET_KEY=key)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is too weak" in result.stderr
+
+
+def test_a_weak_secret_key_is_allowed_with_debug_on(base_dir: Path) -> None:
+    """`make dev` and local experiments: DEBUG on never serves real users."""
+    assert loaded(base_dir, SECRET_KEY="change-me", DEBUG="1")["SECRET_KEY"] == "change-me"
+
+
+# --- proxies: none unless declared ----------------------------------------------------------
+
+
+def test_without_a_declared_proxy_forwarded_headers_are_not_trusted(base_dir: Path) -> None:
+    values = loaded(base_dir, SECRET_KEY=KEY)
+
+    assert values["NUM_PROXIES"] == 0
+    assert values["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_a_declared_proxy_is_trusted_for_the_scheme_too(base_dir: Path) -> None:
+    values = loaded(base_dir, SECRET_KEY=KEY, NUM_PROXIES="1")
+
+    assert values["NUM_PROXIES"] == 1
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
 @pytest.mark.parametrize("debug", ["1", "true", "on"])
 def test_settings_load_without_secret_key_when_debug_is_on(base_dir: Path, debug: str) -> None:
     values = loaded(base_dir, DEBUG=debug)
@@ -125,33 +172,33 @@ def test_settings_load_without_secret_key_when_debug_is_on(base_dir: Path, debug
 def test_secret_key_from_the_environment_is_used_and_debug_defaults_off(
     base_dir: Path,
 ) -> None:
-    values = loaded(base_dir, SECRET_KEY="from-the-environment")
+    values = loaded(base_dir, SECRET_KEY=FROM_ENVIRONMENT)
 
-    assert values["SECRET_KEY"] == "from-the-environment"
+    assert values["SECRET_KEY"] == FROM_ENVIRONMENT
     assert values["DEBUG"] is False
 
 
 def test_a_dot_env_beside_the_code_fills_in_the_secret_key(base_dir: Path) -> None:
-    (base_dir / ".env").write_text("SECRET_KEY=from-dot-env\n")
+    (base_dir / ".env").write_text(f"SECRET_KEY={FROM_DOT_ENV}\n")
 
     values = loaded(base_dir)
 
-    assert values["SECRET_KEY"] == "from-dot-env"
+    assert values["SECRET_KEY"] == FROM_DOT_ENV
     assert values["DEBUG"] is False
 
 
 def test_the_real_environment_wins_over_dot_env(base_dir: Path) -> None:
-    (base_dir / ".env").write_text("SECRET_KEY=from-dot-env\nDEBUG=1\n")
+    (base_dir / ".env").write_text(f"SECRET_KEY={FROM_DOT_ENV}\nDEBUG=1\n")
 
-    values = loaded(base_dir, SECRET_KEY="from-the-environment", DEBUG="0")
+    values = loaded(base_dir, SECRET_KEY=FROM_ENVIRONMENT, DEBUG="0")
 
-    assert values["SECRET_KEY"] == "from-the-environment"
+    assert values["SECRET_KEY"] == FROM_ENVIRONMENT
     assert values["DEBUG"] is False
 
 
 def test_allowed_hosts_default_to_local_and_come_from_the_environment(base_dir: Path) -> None:
-    assert loaded(base_dir, SECRET_KEY="k")["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
-    assert loaded(base_dir, SECRET_KEY="k", ALLOWED_HOSTS="api.example.com,example.com")[
+    assert loaded(base_dir, SECRET_KEY=KEY)["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert loaded(base_dir, SECRET_KEY=KEY, ALLOWED_HOSTS="api.example.com,example.com")[
         "ALLOWED_HOSTS"
     ] == ["api.example.com", "example.com"]
 
@@ -160,7 +207,7 @@ def test_allowed_hosts_default_to_local_and_come_from_the_environment(base_dir: 
 
 
 def test_database_url_postgres_selects_the_postgresql_engine(base_dir: Path) -> None:
-    db = loaded(base_dir, SECRET_KEY="k", DATABASE_URL="postgres://u@h:5432/db")["db"]
+    db = loaded(base_dir, SECRET_KEY=KEY, DATABASE_URL="postgres://u@h:5432/db")["db"]
 
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert db["NAME"] == "db"
@@ -172,7 +219,7 @@ def test_database_url_postgres_selects_the_postgresql_engine(base_dir: Path) -> 
 
 
 def test_conn_max_age_comes_from_the_environment(base_dir: Path) -> None:
-    db = loaded(base_dir, SECRET_KEY="k", DATABASE_URL="postgres://u@h:5432/db", CONN_MAX_AGE="0")[
+    db = loaded(base_dir, SECRET_KEY=KEY, DATABASE_URL="postgres://u@h:5432/db", CONN_MAX_AGE="0")[
         "db"
     ]
 
@@ -180,7 +227,7 @@ def test_conn_max_age_comes_from_the_environment(base_dir: Path) -> None:
 
 
 def test_without_database_url_the_database_is_sqlite_beside_the_code(base_dir: Path) -> None:
-    db = loaded(base_dir, SECRET_KEY="k")["db"]
+    db = loaded(base_dir, SECRET_KEY=KEY)["db"]
 
     assert db["ENGINE"] == "django.db.backends.sqlite3"
     assert Path(db["NAME"]).resolve() == (base_dir / "db.sqlite3").resolve()
@@ -195,7 +242,7 @@ def test_without_database_url_the_database_is_sqlite_beside_the_code(base_dir: P
 
 
 def test_redis_url_selects_the_redis_cache(base_dir: Path) -> None:
-    cache = loaded(base_dir, SECRET_KEY="k", REDIS_URL="redis://cache:6379/2")["cache"]
+    cache = loaded(base_dir, SECRET_KEY=KEY, REDIS_URL="redis://cache:6379/2")["cache"]
 
     assert cache == {
         "BACKEND": "core.cache_backends.RedisCache",
@@ -204,7 +251,7 @@ def test_redis_url_selects_the_redis_cache(base_dir: Path) -> None:
 
 
 def test_without_redis_url_the_cache_is_local_memory(base_dir: Path) -> None:
-    cache = loaded(base_dir, SECRET_KEY="k")["cache"]
+    cache = loaded(base_dir, SECRET_KEY=KEY)["cache"]
 
     assert cache["BACKEND"] == "core.cache_backends.LocMemCache"
 
@@ -213,14 +260,14 @@ def test_without_redis_url_the_cache_is_local_memory(base_dir: Path) -> None:
 
 
 def test_request_body_limit_defaults_to_four_mebibytes(base_dir: Path) -> None:
-    values = loaded(base_dir, SECRET_KEY="k")
+    values = loaded(base_dir, SECRET_KEY=KEY)
 
     assert values["REQUEST_BODY_MAX_BYTES"] == 4 * 1024 * 1024
     assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 4 * 1024 * 1024
 
 
 def test_request_body_limit_comes_from_the_environment(base_dir: Path) -> None:
-    values = loaded(base_dir, SECRET_KEY="k", REQUEST_BODY_MAX_BYTES="4096")
+    values = loaded(base_dir, SECRET_KEY=KEY, REQUEST_BODY_MAX_BYTES="4096")
 
     assert values["REQUEST_BODY_MAX_BYTES"] == 4096
     assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 4096
@@ -251,7 +298,7 @@ TWO_REPLICAS = "postgres://u@replica-a:5432/db,postgres://u@replica-b:5433/db"
 
 
 def replica_settings(base_dir: Path, **env: str) -> dict[str, Any]:
-    result = run_with_settings(base_dir, REPLICA_PROBE, SECRET_KEY="k", **env)
+    result = run_with_settings(base_dir, REPLICA_PROBE, SECRET_KEY=KEY, **env)
     assert result.returncode == 0, result.stderr
     values: dict[str, Any] = json.loads(result.stdout)
     return values
@@ -348,7 +395,7 @@ def test_settings_refuse_a_replica_url_that_names_no_single_postgresql_host(
     result = run_with_settings(
         base_dir,
         REPLICA_PROBE,
-        SECRET_KEY="k",
+        SECRET_KEY=KEY,
         DATABASE_URL=PRIMARY_URL,
         DATABASE_REPLICA_URLS=url,
         REDIS_URL="redis://cache:6379/0",
@@ -415,7 +462,7 @@ REPLICAS_WITH_REDIS = {
 def test_settings_refuse_replicas_that_cannot_keep_their_promises(
     base_dir: Path, env: dict[str, str], message: str
 ) -> None:
-    result = run_with_settings(base_dir, REPLICA_PROBE, SECRET_KEY="k", **env)
+    result = run_with_settings(base_dir, REPLICA_PROBE, SECRET_KEY=KEY, **env)
 
     assert result.returncode != 0
     assert "django.core.exceptions.ImproperlyConfigured" in result.stderr

@@ -11,7 +11,7 @@ import pytest
 import structlog
 from django.test import Client
 
-from bookstore.tests.test_settings import copy_settings_package, run_with_settings
+from bookstore.tests.test_settings import KEY, copy_settings_package, run_with_settings
 from core.logging import build_formatter
 from core.tests.conftest import LogLines
 
@@ -143,7 +143,7 @@ def log_from_settings(tmp_path: Path, logger: str = "probe", **env: str) -> str:
     fill in what the test leaves out (as in bookstore/tests/test_settings.py).
     """
     base_dir = copy_settings_package(tmp_path)
-    result = run_with_settings(base_dir, PROBE, logger, SECRET_KEY="k", **env)
+    result = run_with_settings(base_dir, PROBE, logger, SECRET_KEY=KEY, **env)
     assert result.returncode == 0, result.stderr
     return result.stderr.strip()
 
