@@ -226,6 +226,20 @@ READ_CACHE_ENABLED = env.bool("READ_CACHE_ENABLED", default=bool(REDIS_URL))
 READ_CACHE_TTL = env.int("READ_CACHE_TTL", default=300)
 
 # --- Auth -----------------------------------------------------------------------------
+# Every password sign-in (POST /auth/token/, the admin's login form) first passes the lockout
+# (core.authentication.SignInLockoutBackend): SIGN_IN_FAILURE_LIMIT failures for one username
+# from anywhere, or from one address for any usernames, within SIGN_IN_FAILURE_WINDOW_SECONDS
+# lock it until the window ends. Counted in the shared cache, like the rate limits.
+AUTHENTICATION_BACKENDS = [
+    "core.authentication.SignInLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+SIGN_IN_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=10)
+SIGN_IN_FAILURE_WINDOW_SECONDS = env.int("SIGN_IN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+# Tokens refused per client address before it gets 429 (each costs a database query).
+TOKEN_FAILURE_LIMIT = env.int("TOKEN_FAILURE_LIMIT", default=30)
+TOKEN_FAILURE_WINDOW_SECONDS = env.int("TOKEN_FAILURE_WINDOW_SECONDS", default=60)
+
 # Argon2 for new passwords; the others only verify older hashes, which are re-hashed with
 # Argon2 the next time their user signs in.
 PASSWORD_HASHERS = [
@@ -266,10 +280,23 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- Proxies in front of the app ----------------------------------------------------------
+# How many reverse proxies stand between clients and the app, each appending the address it saw
+# to X-Forwarded-For (compose and Kubernetes: nginx, 1). 0, the default: the app is reached
+# directly and the client is its direct peer (REMOTE_ADDR); every X-Forwarded-* header is the
+# client's own claim and is ignored. Rate limits and lockouts count clients by this rule
+# (core.throttling.client_address); a count higher than the real one lets clients pick their
+# address.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured("NUM_PROXIES must be 0 (no proxy) or the number of proxies.")
+
 # --- HTTPS, behind a TLS-terminating proxy ---------------------------------------------
-# Production runs behind a proxy that terminates TLS and sets X-Forwarded-Proto. These default
-# to the secure choice when DEBUG is off; set them to 0/false only for plain-HTTP test setups.
-if env.bool("SECURE_PROXY_SSL_HEADER", default=True):
+# Behind a proxy that terminates TLS and sets X-Forwarded-Proto (compose, Kubernetes), its
+# header tells whether the client used https. Without a declared proxy anyone could send it,
+# so it is trusted by default only when NUM_PROXIES is above 0 (`manage.py check --deploy`
+# warns when it is set without one: core.checks).
+if env.bool("SECURE_PROXY_SSL_HEADER", default=NUM_PROXIES > 0):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Redirecting http to https is the TLS terminator's job (it sees the plain request first);
 # set this when the app is reachable over plain HTTP from browsers.
@@ -352,8 +379,9 @@ REST_FRAMEWORK = {
         # Sign-in, per client address: password guessing gets 10 tries a minute.
         "auth": env.str("THROTTLE_AUTH_RATE", default="10/min"),
     },
-    # Proxies in front of the app, so throttles count the client's X-Forwarded-For address.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    # The client's address: the direct peer, or behind NUM_PROXIES proxies the X-Forwarded-For
+    # entry the outermost one appended (never None: DRF would take the whole header).
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 # API tokens (django-rest-knox): only a SHA-512 digest of each key is stored, so a key is shown

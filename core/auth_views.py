@@ -5,6 +5,8 @@ revoke it, or every token of its user.
 """
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -14,6 +16,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +25,7 @@ from rest_framework.views import APIView
 
 from core.authentication import TokenAuthentication
 from core.parsers import JSONParser
-from core.throttling import ScopedRateThrottle
+from core.throttling import ScopedRateThrottle, client_address, sign_in_retry_after
 from core.tokens import (
     auth_token_create,
     auth_token_revoke,
@@ -45,7 +48,10 @@ _ISSUED_TOKEN = inline_serializer(
 _THROTTLED = OpenApiResponse(
     # The component the project's AutoSchema registers for every `{"detail": ...}` error.
     response={"$ref": "#/components/schemas/Error"},
-    description="Too many sign-in attempts from this address; wait `Retry-After` seconds.",
+    description=(
+        "Too many sign-in attempts from this address, or too many failed ones for this "
+        "username from anywhere; wait `Retry-After` seconds."
+    ),
 )
 
 _RETRY_AFTER = OpenApiParameter(
@@ -57,11 +63,14 @@ _RETRY_AFTER = OpenApiParameter(
 )
 
 
+@method_decorator(never_cache, name="dispatch")  # a token must not sit in any cache
 class ObtainTokenView(APIView):
     """Exchanges a username and password for a new token (JSON only, like the rest of the API).
 
     Each sign-in issues a token of its own, so signing out on one device leaves the others
-    signed in.
+    signed in. Failed sign-ins lock the username and the address for a while
+    (core.authentication.SignInLockoutBackend): a locked attempt is a 429, right password or
+    not, and the same for an account that does not exist.
     """
 
     parser_classes = (JSONParser,)
@@ -80,6 +89,11 @@ class ObtainTokenView(APIView):
         summary="Exchange a username and password for a new API token.",
     )
     def post(self, request: Request) -> Response:
+        username = request.data.get("username") if isinstance(request.data, dict) else None
+        if isinstance(username, str):
+            wait = sign_in_retry_after(username=username, address=client_address(request))
+            if wait is not None:
+                raise Throttled(wait=wait)
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]

@@ -1,9 +1,13 @@
-"""Token authentication for the API: django-rest-knox's, which stores only a digest of each key."""
+"""Token authentication for the API (django-rest-knox's, which stores only a digest of each
+key), and the lockout every password sign-in passes through."""
 
 import binascii
 from hmac import compare_digest
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
@@ -12,6 +16,15 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 from rest_framework import exceptions
+from rest_framework.authentication import get_authorization_header
+from rest_framework.request import Request
+
+from core.throttling import (
+    TOKEN_FAILURES_PER_ADDRESS,
+    client_address,
+    count_sign_in_failure,
+    sign_in_retry_after,
+)
 
 
 class TokenAuthentication(auth.TokenAuthentication):
@@ -24,7 +37,22 @@ class TokenAuthentication(auth.TokenAuthentication):
     profile in docs/performance.md); here only the presented token is checked, and forgotten if
     it has expired. The user's other expired tokens are deleted when they next sign in
     (core.tokens.auth_token_create).
+
+    Refused tokens are counted per client address (TOKEN_FAILURE_LIMIT per
+    TOKEN_FAILURE_WINDOW_SECONDS): past the limit the address gets 429 before its next token
+    costs a query, so keys cannot be tried at the rate of requests.
     """
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        address = client_address(request)
+        wait = TOKEN_FAILURES_PER_ADDRESS.retry_after(address)
+        if wait is not None and get_authorization_header(request):
+            raise exceptions.Throttled(wait=wait)
+        try:
+            return super().authenticate(request)  # type: ignore[no-any-return]
+        except exceptions.AuthenticationFailed:
+            TOKEN_FAILURES_PER_ADDRESS.count_failure(address)
+            raise
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
         message = _("Invalid token.")
@@ -53,3 +81,32 @@ class TokenAuthenticationScheme(KnoxTokenScheme):
 
     target_class = "core.authentication.TokenAuthentication"
     name = "tokenAuth"
+
+
+class SignInLockoutBackend:
+    """First in AUTHENTICATION_BACKENDS: refuses every password sign-in (the API's, the
+    admin's) for an account or from an address past its failure limit, before any backend
+    hashes the password. Django then stops at this backend and reports a failed sign-in, the
+    same answer a wrong password gets, so a lock does not tell whether a password was right.
+
+    Not a BaseBackend: with no get_user it never holds a session (force_login skips it)."""
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, **credentials: Any
+    ) -> None:
+        if (
+            request is not None
+            and isinstance(username, str)
+            and sign_in_retry_after(username=username, address=client_address(request))
+        ):
+            raise PermissionDenied
+        return None
+
+
+def count_failed_sign_in(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """user_login_failed: a failed password sign-in counts against its account and address."""
+    username = credentials.get(get_user_model().USERNAME_FIELD)
+    if request is not None and isinstance(username, str):
+        count_sign_in_failure(username=username, address=client_address(request))

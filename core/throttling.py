@@ -9,13 +9,21 @@ window boundary; for abuse limits that is the accepted trade (see docs/performan
 
 books.hot_path counts anonymous reads it answers from the cache against the same counter
 (`anon_counter_key`), so a client's limit is one limit whichever path serves it.
+
+Failures are limited apart from requests (`FailureLimit`): wrong passwords per account and per
+address (sign-in, the admin's included) and bad tokens per address, so that guessing is slow
+however many addresses the guesser has, and a bad guess is refused before it costs a hash or a
+query.
 """
 
+import hashlib
 import math
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from rest_framework import throttling
 from rest_framework.request import Request
 
@@ -117,8 +125,91 @@ class _EnvironRequest:
 _anon = AnonRateThrottle.__new__(AnonRateThrottle)  # get_ident only: no rate is read
 
 
+def client_address(request: HttpRequest | Request | _EnvironRequest) -> str:
+    """The address every limit counts a client by: the direct peer (REMOTE_ADDR), or, behind
+    NUM_PROXIES declared proxies, the X-Forwarded-For entry the outermost of them appended."""
+    return str(_anon.get_ident(request) or "")  # type: ignore[arg-type]
+
+
 def anon_counter_key(environ: dict[str, Any], duration: int, now: float | None = None) -> str:
     """The cache key AnonRateThrottle counts this anonymous WSGI request under, now."""
-    ident = _anon.get_ident(_EnvironRequest(environ))  # type: ignore[arg-type]
+    ident = client_address(_EnvironRequest(environ))
     window, _ = window_of(duration, now)
     return f"{_anon.cache_format % {'scope': 'anon', 'ident': ident}}:{window}"
+
+
+class FailureLimit:
+    """At most ``limit`` failures per key in a fixed window of ``window_setting`` seconds; past
+    it the key is locked until the window ends.
+
+    Only failures are counted (a wrong password, a bad token), so a client that succeeds is
+    never slowed; the lock is checked before the attempt, so a locked guess costs no password
+    hash and no query, and its answer is the same whether or not the guess was right. Keys are
+    digests: a username or header of any length is one short cache key.
+    """
+
+    def __init__(self, scope: str, *, limit_setting: str, window_setting: str) -> None:
+        self.scope = scope
+        self.limit_setting = limit_setting
+        self.window_setting = window_setting
+
+    @property
+    def limit(self) -> int:
+        return int(getattr(settings, self.limit_setting))
+
+    @property
+    def window(self) -> int:
+        return int(getattr(settings, self.window_setting))
+
+    def _counter(self, key: str, now: float | None = None) -> tuple[str, float]:
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        window, ends_at = window_of(self.window, now)
+        return f"failures:{self.scope}:{digest}:{window}", ends_at
+
+    def retry_after(self, key: str) -> int | None:
+        """Seconds until ``key`` may try again, or None when it may now."""
+        counter, ends_at = self._counter(key)
+        try:
+            failures = cache.get(counter)
+        except TypeError:  # unreachable cache (see count_hit): let the attempt through
+            return None
+        if failures is None or int(failures) < self.limit:
+            return None
+        return max(1, math.ceil(ends_at - time.time()))
+
+    def count_failure(self, key: str) -> None:
+        count_hit(self._counter(key)[0], self.window)
+
+
+#: Wrong passwords per account (the username as given, case-folded), from any address.
+SIGN_IN_FAILURES_PER_USERNAME = FailureLimit(
+    "sign-in-username",
+    limit_setting="SIGN_IN_FAILURE_LIMIT",
+    window_setting="SIGN_IN_FAILURE_WINDOW_SECONDS",
+)
+#: Wrong passwords per client address, whatever accounts it tries.
+SIGN_IN_FAILURES_PER_ADDRESS = FailureLimit(
+    "sign-in-address",
+    limit_setting="SIGN_IN_FAILURE_LIMIT",
+    window_setting="SIGN_IN_FAILURE_WINDOW_SECONDS",
+)
+#: Tokens refused per client address.
+TOKEN_FAILURES_PER_ADDRESS = FailureLimit(
+    "token-address",
+    limit_setting="TOKEN_FAILURE_LIMIT",
+    window_setting="TOKEN_FAILURE_WINDOW_SECONDS",
+)
+
+
+def sign_in_retry_after(*, username: str, address: str) -> int | None:
+    """Seconds until this account may be tried from this address again, or None: now."""
+    waits = [
+        SIGN_IN_FAILURES_PER_USERNAME.retry_after(username.casefold()),
+        SIGN_IN_FAILURES_PER_ADDRESS.retry_after(address),
+    ]
+    return max((wait for wait in waits if wait is not None), default=None)
+
+
+def count_sign_in_failure(*, username: str, address: str) -> None:
+    SIGN_IN_FAILURES_PER_USERNAME.count_failure(username.casefold())
+    SIGN_IN_FAILURES_PER_ADDRESS.count_failure(address)

@@ -19,6 +19,8 @@ def _check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str
         "DJANGO_SETTINGS_MODULE": "bookstore.settings",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
+        # Production shares its limits through Redis (the check only reads the setting).
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
         **env,
     }
     return subprocess.run(
@@ -58,6 +60,7 @@ def test_https_responses_carry_hsts_and_the_other_security_headers(client: Clien
 
 
 @pytest.mark.django_db
+@override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"))
 def test_the_proxy_header_marks_a_request_secure(client: Client) -> None:
     """Behind the TLS-terminating proxy, X-Forwarded-Proto: https counts as HTTPS."""
     response = client.get("/books/", headers={"X-Forwarded-Proto": "https"})
@@ -111,3 +114,45 @@ def test_cross_origin_clients_can_read_the_etag(client: Client) -> None:
     exposed = response["Access-Control-Expose-Headers"].lower()
     assert "etag" in exposed
     assert "retry-after" in exposed
+
+
+# --- forwarded headers, caching of credentials, our deploy checks (issue 13, finding 11) -----
+
+
+@pytest.mark.django_db
+def test_x_forwarded_proto_is_ignored_without_a_declared_proxy(client: Client) -> None:
+    """With no proxy in front (NUM_PROXIES=0, the default) any client could send the header."""
+    response = client.get("/books/", headers={"X-Forwarded-Proto": "https"})
+
+    assert "Strict-Transport-Security" not in response
+
+
+@pytest.mark.django_db
+def test_token_endpoint_answers_are_never_stored(client: Client) -> None:
+    response = client.post(
+        "/auth/token/", {"username": "x", "password": "y"}, content_type="application/json"
+    )
+
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_deploy_check_warns_when_proxy_headers_are_trusted_without_a_proxy(
+    tmp_path: Path,
+) -> None:
+    result = _check_deploy(tmp_path, DEBUG="0", SECURE_PROXY_SSL_HEADER="true", NUM_PROXIES="0")
+
+    assert result.returncode != 0
+    assert "core.W001" in result.stdout + result.stderr
+
+
+def test_deploy_check_warns_when_limits_are_counted_per_process(tmp_path: Path) -> None:
+    result = _check_deploy(tmp_path, DEBUG="0", REDIS_URL="")
+
+    assert result.returncode != 0
+    assert "core.W003" in result.stdout + result.stderr
+
+
+def test_deploy_check_is_clean_behind_one_declared_proxy(tmp_path: Path) -> None:
+    result = _check_deploy(tmp_path, DEBUG="0", NUM_PROXIES="1", SECURE_PROXY_SSL_HEADER="true")
+
+    assert result.returncode == 0, result.stdout + result.stderr
