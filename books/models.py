@@ -1,7 +1,9 @@
 """The Book: the seed's five fields plus timestamps, with its rules held by the schema too."""
 
+import unicodedata
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import F
@@ -22,6 +24,41 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
     "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+
+
+#: Bidirectional embeddings, overrides and isolates: they reorder how the text around them is
+#: displayed, so a title can show other than it reads ("Trojan Source", CVE-2021-42574).
+#: Right-to-left scripts need none of them.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROL_MESSAGE = (
+    "Bidirectional control characters (U+202A to U+202E, U+2066 to U+2069) are not allowed."
+)
+INVISIBLE_TEXT_MESSAGE = "Must contain a visible character, not only invisible ones."
+#: Characters that draw nothing but are not format characters (category Cf) nor whitespace:
+#: the combining grapheme joiner, Hangul and Khmer fillers, variation selectors, braille blank.
+_BLANK_LOOKING = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u2800\u3164\uffa0"
+    + "".join(chr(code) for code in range(0xFE00, 0xFE10))
+)
+
+
+def _draws_nothing(character: str) -> bool:
+    return (
+        character.isspace()
+        or unicodedata.category(character) in ("Cf", "Cc")
+        or character in _BLANK_LOOKING
+    )
+
+
+def validate_display_text(value: object) -> None:
+    """A title or author must show what it stores: no bidirectional controls, and at least
+    one visible character (a lone U+200B would pass "not blank" yet show nothing)."""
+    if not isinstance(value, str):
+        return
+    if not BIDI_CONTROLS.isdisjoint(value):
+        raise ValidationError(BIDI_CONTROL_MESSAGE, code="bidi_control")
+    if value.strip() and all(_draws_nothing(character) for character in value):
+        raise ValidationError(INVISIBLE_TEXT_MESSAGE, code="invisible")
 
 
 class TrimWhitespace(models.Func):
@@ -127,3 +164,15 @@ class Book(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.isbn})"
+
+    def clean(self) -> None:
+        """Rules across characters, not lengths: run by full_clean(), so by the services the API
+        uses and by the admin's forms."""
+        errors: dict[str, list[ValidationError]] = {}
+        for name in ("title", "author"):
+            try:
+                validate_display_text(getattr(self, name))
+            except ValidationError as error:
+                errors[name] = error.error_list
+        if errors:
+            raise ValidationError(errors)
