@@ -44,6 +44,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from books import read_cache
 from books.etags import parse_book_etag
+from books.list_query import FORMAT_PARAMETER, canonical_query
 from core.conditional import if_none_match_hits
 from core.db_routing import READ_FROM_PRIMARY_ENVIRON_KEY
 from core.http_rules import EnvironRequest, allowed_host, hsts_header
@@ -135,8 +136,16 @@ class CachedReads:
         started = time.perf_counter()
         if kind == "book":
             name = match.group(1)  # type: ignore[union-attr]
-        else:  # a page's links are absolute (build_absolute_uri): its scheme and host count
-            url = f"{request.scheme}://{host}{LIST_PATH}?{query}"
+        else:
+            # Keyed on what shapes the page: its links are absolute (scheme, host and the
+            # script prefix in request.path) and carry the canonical query, which also
+            # names the page. An unknown parameter or invalid value is Django's 400, a
+            # ?format= its content negotiation: neither is stored.
+            params = request.GET
+            canonical = None if FORMAT_PARAMETER in params else canonical_query(params)
+            if canonical is None:
+                return self.app(environ, start_response)
+            url = f"{request.scheme}://{host}{request.path}?{canonical}"
             name = hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
         counter = anon_counter_key(environ, self.anon_window) if self.anon_limit else None
         try:

@@ -43,7 +43,7 @@ class BookCursorPagination(BasePagination):
     def paginate_queryset(  # type: ignore[override]  # we page querysets only
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any]:
-        self.base_url = request.build_absolute_uri()
+        self.base_url = self._base_url(request)
         size = self._page_size(request)
         ordering = self._ordering(request)
         cursor = self._cursor(request, ordering)
@@ -110,6 +110,19 @@ class BookCursorPagination(BasePagination):
 
     def get_previous_link(self) -> str | None:
         return self._link(self.previous_cursor)
+
+    @staticmethod
+    def _base_url(request: Request) -> str:
+        """The page's URL with the list's canonical query (books.list_query), from which the
+        links are built: one spelling of a query gives the same page as any other, so the
+        read cache may key pages on the canonical query."""
+        from books.list_query import canonical_query  # it reads this module's settings
+
+        canonical = canonical_query(request.query_params)
+        if canonical is None:  # a query the list refuses never gets here
+            return request.build_absolute_uri()
+        suffix = f"?{canonical}" if canonical else ""
+        return request.build_absolute_uri(f"{request.path}{suffix}")
 
     # --- parsing the query -------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The seed's BookViewSet, now thin: services write, selectors read, DRF does the rest."""
 
+import builtins
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from books import exporting, selectors, services
+from books import exporting, list_query, selectors, services
 from books.etags import book_etag, content_etag
 from books.exporting import FORMATS, MEDIA_TYPES
 from books.filters import BookFilter
@@ -74,6 +75,14 @@ class BookViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> Any:
         return selectors.book_list()
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        unknown = list_query.unknown_parameters(request.query_params)
+        if unknown:
+            known = ", ".join(sorted(list_query.KNOWN_PARAMETERS))
+            message = f"Unknown query parameter. The list takes: {known}."
+            raise ValidationError({name: [message] for name in unknown})
+        return super().list(request, *args, **kwargs)
+
     def filter_queryset(self, queryset: Any) -> Any:
         # Filters narrow the list and the export: a book's own URL finds it whatever the
         # query string.
@@ -126,7 +135,7 @@ class BookViewSet(viewsets.ModelViewSet):
             return self._bulk_create(request.data)
         return super().create(request, *args, **kwargs)
 
-    def _bulk_create(self, items: list[Any]) -> Response:
+    def _bulk_create(self, items: "builtins.list[Any]") -> Response:
         """All or nothing: 201 with every new book, or 400 with the errors by item index."""
         serializer = self.get_serializer(
             data=items, many=True, allow_empty=False, max_length=settings.BULK_CREATE_MAX_ITEMS
