@@ -10,6 +10,11 @@ os.environ.setdefault(
 
 from bookstore.settings import *
 
+# The tests run as behind the shipped proxy for the scheme (the hot path's parity tests ask both
+# paths about X-Forwarded-Proto); the default without a proxy (off) is tested by
+# bookstore/tests/test_settings.py, in a process of its own.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 # Hashing passwords properly is slow on purpose; tests create many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -120,8 +120,10 @@ def test_cross_origin_clients_can_read_the_etag(client: Client) -> None:
 
 
 @pytest.mark.django_db
+@override_settings(SECURE_PROXY_SSL_HEADER=None)  # production's default without NUM_PROXIES
 def test_x_forwarded_proto_is_ignored_without_a_declared_proxy(client: Client) -> None:
-    """With no proxy in front (NUM_PROXIES=0, the default) any client could send the header."""
+    """With no proxy in front (NUM_PROXIES=0, the default) any client could send the header.
+    The default itself is proved in bookstore/tests/test_settings.py, in its own process."""
     response = client.get("/books/", headers={"X-Forwarded-Proto": "https"})
 
     assert "Strict-Transport-Security" not in response
