@@ -74,7 +74,7 @@ def generate_csv(path: Path, rows: int, seed: int) -> None:
 
 def django_env(url: str) -> dict[str, str]:
     env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="bookstore.settings")
-    env.setdefault("SECRET_KEY", "benchmark-only-key")
+    env.setdefault("SECRET_KEY", "benchmark-only-key-not-a-secret-0123456789-abcdefghijklmnop")
     env.pop("REDIS_URL", None)
     return env
 
