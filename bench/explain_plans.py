@@ -385,7 +385,7 @@ def main() -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         parser.error("DATABASE_URL must name a scratch PostgreSQL database")
     ensure_database(url)
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-key-not-a-secret-0123456789-abcdefghijklmnop")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-key-not-a-secret-0123456789-abcdefghij")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookstore.settings")
     os.environ["THROTTLE_ANON_RATE"] = "100000000/min"
     os.environ["ALLOWED_HOSTS"] = "testserver"
