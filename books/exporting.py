@@ -22,6 +22,30 @@ FORMATS = tuple(MEDIA_TYPES)
 FIELDS = tuple(BookSerializer.Meta.fields)
 #: Rows fetched per database round trip, and written per chunk of output.
 CHUNK_ROWS = 2000
+#: A CSV cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV
+#: Injection"): it is written with a leading single quote, which import_books removes.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPE = "'"
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell no spreadsheet runs: a leading quote before a formula's first
+    character, and before a quote that starts an escaped-looking value, so that
+    csv_cell_value restores every text exactly."""
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS)
+        or (value.startswith(_ESCAPE) and value[1:].startswith((*FORMULA_STARTS, _ESCAPE)))
+    ):
+        return _ESCAPE + value
+    return value
+
+
+def csv_cell_value(cell: str) -> str:
+    """The text csv_cell escaped: one leading quote removed before a formula character or
+    another quote; every other cell as it is."""
+    if cell.startswith(_ESCAPE) and cell[1:].startswith((*FORMULA_STARTS, _ESCAPE)):
+        return cell[1:]
+    return cell
 
 
 def export_rows(queryset: QuerySet[Book]) -> Iterator[tuple[Any, ...]]:
@@ -46,7 +70,7 @@ def _csv_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(FIELDS)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([_text(value) for value in row])
+        writer.writerow([csv_cell(_text(value)) for value in row])
         if count % CHUNK_ROWS == 0:
             yield _drain(buffer)
     yield _drain(buffer)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from books.exporting import csv_cell_value
 from books.importing.rows import FIELDS, MISSING, NON_FIELD_ERRORS, REQUIRED_FIELDS, FieldError
 
 #: A record: (line, raw values) for a readable row, (line, errors) for an unreadable one.
@@ -259,7 +260,7 @@ class BookSource:
                 message = f"Expected {width} fields, as in the header; found {len(row)}."
                 yield start, [FieldError(NON_FIELD_ERRORS, message, self.delimiter.join(row))]
                 continue
-            values = pick(row)
+            values = tuple(map(csv_cell_value, pick(row)))  # the export's formula escapes
             if not "".join(values).isascii():
                 errors = [
                     FieldError(name, undecodable, describe_undecoded(value))
