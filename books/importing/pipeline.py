@@ -52,6 +52,9 @@ class ImportSummary:
     seconds: float = 0.0
     dry_run: bool = False
     ignored_columns: list[str] = field(default_factory=list)
+    #: All the columns ignored, beyond those listed (at most readers.MAX_IGNORED_NAMES);
+    #: None when more were ignored than listed and the number is not known.
+    ignored_column_count: int | None = 0
     padded_isbns: int = 0
     completed_dates: int = 0
 
@@ -142,6 +145,7 @@ def import_books(
                 on_progress(Progress(summary.rows, elapsed, batch.bytes_read, source.total_bytes))
     summary.seconds = time.perf_counter() - started
     summary.ignored_columns = list(source.ignored_columns)
+    summary.ignored_column_count = source.ignored_column_count
     summary.padded_isbns = validator.padded_isbns
     summary.completed_dates = validator.completed_dates
     return summary

@@ -31,7 +31,11 @@ _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _GZIP_MAGIC = b"\x1f\x8b"
 #: A JSON line longer than this is refused unread (a valid book needs well under 200 kB).
 MAX_JSON_LINE_CHARACTERS = 1_048_576
-#: More distinct ignored JSON keys than this are not listed (a file could have millions).
+#: A CSV line longer than this is refused unread, like a JSON line: csv.reader would read a
+#: whole line into memory first, however long (issue 13, finding 9).
+MAX_CSV_LINE_CHARACTERS = 1_048_576
+#: More distinct ignored column names or JSON keys than this are not listed (a file could
+#: have millions); ``ignored_column_count`` says how many there were.
 MAX_IGNORED_NAMES = 50
 _TEXT_CHUNK_BYTES = 256 * 1024
 
@@ -42,6 +46,45 @@ _UNDECODED_BYTE = re.compile("[\udc80-\udcff]")
 
 class ImportFileError(Exception):
     """The file as a whole cannot be imported (unreadable, unknown format, missing columns)."""
+
+
+class LineTooLong(Exception):
+    """A CSV line over MAX_CSV_LINE_CHARACTERS; it has been skipped, unread."""
+
+    def __init__(self, line: int, start: str) -> None:
+        super().__init__(f"Line longer than {MAX_CSV_LINE_CHARACTERS:,} characters.")
+        self.line = line
+        self.start = start
+
+
+class _BoundedLines:
+    """The lines of a text stream for csv.reader, none longer than MAX_CSV_LINE_CHARACTERS.
+
+    An overlong line is read past in bounded pieces and raises LineTooLong; csv.reader starts
+    its next row afresh, so reading goes on with the following line. An iterator class, not a
+    generator: a generator that raises is finished."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._readline = text.readline
+        self.line = 0
+
+    def __iter__(self) -> "_BoundedLines":
+        return self
+
+    def __next__(self) -> str:
+        text = self._readline(MAX_CSV_LINE_CHARACTERS)
+        if not text:
+            raise StopIteration
+        self.line += 1
+        if len(text) == MAX_CSV_LINE_CHARACTERS and not text.endswith(("\n", "\r")):
+            while (
+                (rest := self._readline(MAX_CSV_LINE_CHARACTERS))
+                and len(rest) == MAX_CSV_LINE_CHARACTERS
+                and not rest.endswith(("\n", "\r"))
+            ):
+                pass
+            raise LineTooLong(self.line, text[:100])
+        return text
 
 
 def normalize_column_name(name: str) -> str:
@@ -145,6 +188,8 @@ class BookSource:
         self.column_map = dict(column_map or {})
         self.delimiter = delimiter
         self.ignored_columns: list[str] = []
+        #: How many columns were ignored; None: more than listed, how many is not known.
+        self.ignored_column_count: int | None = 0
         self._undecodable = (
             f"Not valid {self.encoding}: undecodable bytes (choose the file's encoding with "
             "--encoding, e.g. cp1252 or latin-1)."
@@ -225,9 +270,12 @@ class BookSource:
 
     def _csv_columns(self) -> tuple[Any, int, list[str]]:
         """Read the header: (csv reader, its width, the fields present in FIELDS order)."""
-        reader = csv.reader(self._text, delimiter=self.delimiter)
+        self._lines = _BoundedLines(self._text)
+        reader = csv.reader(self._lines, delimiter=self.delimiter)
         header = self._csv_header(reader)
-        positions, self.ignored_columns = resolve_columns(header, self.column_map)
+        positions, ignored = resolve_columns(header, self.column_map)
+        self.ignored_columns = ignored[:MAX_IGNORED_NAMES]
+        self.ignored_column_count = len(ignored)
         self._check_columns(header, positions)
         present = [name for name in FIELDS if name in positions]
         self._pick: Callable[[list[str]], tuple[str, ...]] = operator.itemgetter(
@@ -240,7 +288,7 @@ class BookSource:
         pick = self._pick
         has_summary = "summary" in present
         undecodable = self._undecodable
-        line = reader.line_num
+        line = self._lines.line
         while True:
             start = line + 1
             try:
@@ -248,12 +296,16 @@ class BookSource:
             except StopIteration:
                 return
             except csv.Error as error:
-                line = reader.line_num
+                line = self._lines.line
                 yield start, [FieldError(NON_FIELD_ERRORS, f"Malformed CSV: {error}.", "")]
+                continue
+            except LineTooLong as error:
+                line = self._lines.line
+                yield error.line, [FieldError(NON_FIELD_ERRORS, str(error), error.start)]
                 continue
             except UnicodeDecodeError as error:
                 raise self._undecodable_stream(start, error) from error
-            line = reader.line_num
+            line = self._lines.line
             if not row:
                 continue  # a blank line
             if len(row) != width:
@@ -277,8 +329,8 @@ class BookSource:
             for row in reader:
                 if row:
                     return list(row)
-        except csv.Error as error:
-            raise ImportFileError(f"Cannot read the CSV header: {error}.") from error
+        except (csv.Error, LineTooLong) as error:
+            raise ImportFileError(f"Cannot read the CSV header: {error}") from error
         except UnicodeDecodeError as error:
             raise self._undecodable_stream(1, error) from error
         raise ImportFileError(f"{self.path!r} is empty: a CSV file needs a header row.")
@@ -367,6 +419,10 @@ class BookSource:
         except ImportFileError as error:
             return FieldError(NON_FIELD_ERRORS, str(error), ", ".join(keys))
         for name in ignored:
-            if name not in self.ignored_columns and len(self.ignored_columns) < MAX_IGNORED_NAMES:
-                self.ignored_columns.append(name)
+            if name not in self.ignored_columns:
+                if len(self.ignored_columns) < MAX_IGNORED_NAMES:
+                    self.ignored_columns.append(name)
+                    self.ignored_column_count = len(self.ignored_columns)
+                else:  # how many more distinct keys would take a set as large as the file
+                    self.ignored_column_count = None
         return [(keys[position], FIELDS.index(field)) for field, position in positions.items()]

@@ -253,6 +253,11 @@ class Command(BaseCommand):
         notes = []
         if summary.ignored_columns:
             names = ", ".join(repr(display_value(name)) for name in summary.ignored_columns)
+            listed, count = len(summary.ignored_columns), summary.ignored_column_count
+            if count is None:
+                names += " and more"
+            elif count > listed:
+                names += f" and {count - listed:,} more"
             notes.append(f"Ignored columns: {names}.")
         if summary.padded_isbns:
             notes.append(f"ISBN-10s given zero-padding back: {summary.padded_isbns:,}.")
