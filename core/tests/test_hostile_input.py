@@ -18,6 +18,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from books.demo import demo_isbn
+from books.exporting import csv_cell, csv_cell_value
 from books.isbn import MAX_INPUT_LENGTH
 from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
 from books.tests.factories import BookFactory, book_payload
@@ -669,7 +670,10 @@ def test_the_export_gives_sql_or_markup_like_text_back_verbatim(
     (row,) = csv.DictReader(io.StringIO(b"".join(as_csv.streaming_content).decode()))
     (line,) = b"".join(as_jsonl.streaming_content).decode().splitlines()
     record = json.loads(line)
-    assert (row["title"], row["author"], row["summary"]) == (text, text, text)
+    # CSV cells a spreadsheet would run carry a leading quote (books.exporting.csv_cell).
+    cells = (row["title"], row["author"], row["summary"])
+    assert tuple(map(csv_cell_value, cells)) == (text, text, text)
+    assert cells == (csv_cell(text),) * 3
     assert (record["title"], record["author"], record["summary"]) == (text, text, text)
 
 
