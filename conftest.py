@@ -6,6 +6,8 @@ from django.core.cache import cache
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from books.permissions import give_role
+
 
 def _forget_cached_state() -> None:
     """Drop our cache keys (throttle counters, cached reads) but nobody else's."""
@@ -30,7 +32,10 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def user(db: None):  # type: ignore[no-untyped-def]
-    return get_user_model().objects.create_user(username="writer", password="a-long-password-1")
+    """An editor: may add, change and delete books (books.permissions)."""
+    writer = get_user_model().objects.create_user(username="writer", password="a-long-password-1")
+    give_role(writer, "editor")
+    return writer
 
 
 @pytest.fixture

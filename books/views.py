@@ -16,7 +16,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,8 +26,10 @@ from books.exporting import FORMATS, MEDIA_TYPES
 from books.filters import BookFilter
 from books.models import Book
 from books.pagination import BookCursorPagination
+from books.permissions import BookPermissions, book_actions_allowed
 from books.renderers import CSVRenderer, ExportRenderer, JSONLinesRenderer
 from books.serializers import BookSerializer
+from books.throttling import WriteQuotaThrottle
 from core.conditional import PreconditionFailed, if_match_passes, if_none_match_hits
 from core.idempotency import idempotent
 from core.renderers import JSONRenderer
@@ -49,6 +51,12 @@ _ONE_OR_MANY = PolymorphicProxySerializer(
 )
 
 
+class BookActionsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    add = serializers.BooleanField(help_text="May create books.")
+    change = serializers.BooleanField(help_text="May change books.")
+    delete = serializers.BooleanField(help_text="May delete books.")
+
+
 @extend_schema_view(
     create=extend_schema(
         parameters=[_LOCATION],
@@ -63,9 +71,12 @@ _ONE_OR_MANY = PolymorphicProxySerializer(
     )
 )
 class BookViewSet(viewsets.ModelViewSet):
-    """The book catalogue. Reads are public; writes need a token."""
+    """The book catalogue. Reads are public; writes need a token and the model permission."""
 
     queryset = Book.objects.all()
+    # IsAuthenticatedOrReadOnly first: the 401 for an anonymous write, and the schema's
+    # "reads are public" (drf-spectacular recognises that class); then the model permission.
+    permission_classes = [IsAuthenticatedOrReadOnly, BookPermissions]
     serializer_class = BookSerializer
     filterset_class = BookFilter
     pagination_class = BookCursorPagination
@@ -82,6 +93,22 @@ class BookViewSet(viewsets.ModelViewSet):
             message = f"Unknown query parameter. The list takes: {known}."
             raise ValidationError({name: [message] for name in unknown})
         return super().list(request, *args, **kwargs)
+
+    def get_throttles(self) -> "builtins.list[Any]":
+        return [*super().get_throttles(), WriteQuotaThrottle()]
+
+    @extend_schema(
+        responses={200: BookActionsSerializer},
+        description=(
+            "Which writes the caller may make: `add`, `change` and `delete`, each true or "
+            "false (all false without a token). The web page shows only those buttons."
+        ),
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def permissions(self, request: Request) -> Response:
+        response = Response(book_actions_allowed(request))
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     def filter_queryset(self, queryset: Any) -> Any:
         # Filters narrow the list and the export: a book's own URL finds it whatever the

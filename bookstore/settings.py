@@ -350,6 +350,11 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # POST /books/ with a JSON array creates up to this many books in one transaction.
 BULK_CREATE_MAX_ITEMS = env.int("BULK_CREATE_MAX_ITEMS", default=1000)
 
+# --- Roles and quotas (books.permissions, books.throttling; docs/security.md) -------------
+# Writes need the model permissions (groups "readers" and "editors"); each signed-in user
+# may write this many books a day (UTC), a bulk create counting each book; 0: no quota.
+WRITE_QUOTA_PER_DAY = env.int("WRITE_QUOTA_PER_DAY", default=10_000)
+
 # --- Django REST framework ------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

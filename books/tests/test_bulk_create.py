@@ -15,6 +15,7 @@ from books import services
 from books.demo import demo_isbn
 from books.isbn import INVALID_ISBN_MESSAGE
 from books.models import Book
+from books.permissions import give_role
 from books.services import DUPLICATE_ISBN_MESSAGE
 from books.tests.concurrency import run_together
 from books.tests.factories import CANONICAL_ISBN, ISBN_SPELLINGS, BookFactory, book_payload
@@ -331,6 +332,7 @@ def test_book_bulk_create_refuses_fields_a_caller_may_not_set(extra):
 
 def _client_for(username: str) -> APIClient:
     user = get_user_model().objects.create_user(username=username)
+    give_role(user, "editor")
     client = APIClient(raise_request_exception=False)
     client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     return client

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from books import services
 from books.models import Book
+from books.permissions import give_role
 from books.services import DUPLICATE_ISBN_MESSAGE
 from books.tests.concurrency import RACERS, run_together
 from books.tests.factories import CANONICAL_ISBN, ISBN_SPELLINGS, BookFactory, book_payload
@@ -103,6 +104,7 @@ def test_concurrent_posts_of_one_isbn_create_exactly_one_book():
     tokens = []
     for index in range(RACERS):
         racer = get_user_model().objects.create_user(username=f"racer{index}")
+        give_role(racer, "editor")
         tokens.append(AuthToken.objects.create(user=racer)[1])
 
     def post(index: int):  # type: ignore[no-untyped-def]

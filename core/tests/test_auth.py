@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from books.models import Book
+from books.permissions import give_role
 from books.tests.factories import BookFactory, book_payload
 from bookstore import settings as production_settings
 
@@ -468,6 +469,7 @@ def test_logout_all_revokes_every_token_of_the_user_and_no_one_elses(
 ) -> None:
     mine = [sign_in(api_client).json()["token"] for _ in range(3)]
     other_user = get_user_model().objects.create_user(username="reader")
+    give_role(other_user, "editor")
     _, theirs = AuthToken.objects.create(user=other_user)
 
     response = token_client(mine[0]).post("/auth/logout-all/")
@@ -556,6 +558,7 @@ production_hashers = override_settings(PASSWORD_HASHERS=production_settings.PASS
 @production_hashers
 def test_a_new_password_is_hashed_with_argon2() -> None:
     user = get_user_model().objects.create_user(username="newcomer", password=PASSWORD)
+    give_role(user, "editor")
 
     assert user.password.startswith("argon2$argon2id$")
     assert PASSWORD not in user.password

@@ -24,6 +24,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from books.models import Book
+from books.permissions import give_role
 from books.tests.factories import BookFactory, book_payload
 from core import replica_health
 from core.db_routing import note_write, read_scope, reads_from_primary, wrote_recently
@@ -58,7 +59,9 @@ def request_of(user: Any) -> Any:
 
 
 def make_user(username: str) -> Any:
-    return get_user_model().objects.create_user(username=username, password="a-long-password-1")
+    user = get_user_model().objects.create_user(username=username, password="a-long-password-1")
+    give_role(user, "editor")
+    return user
 
 
 def token_client(user: Any) -> APIClient:

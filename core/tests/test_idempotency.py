@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from books import services
 from books.demo import demo_isbn
 from books.models import Book
+from books.permissions import give_role
 from books.services import DUPLICATE_ISBN_MESSAGE
 from books.tests.concurrency import run_together
 from books.tests.factories import CANONICAL_ISBN, BookFactory, book_payload
@@ -197,6 +198,7 @@ def test_the_same_key_on_another_path_is_a_422(auth_client, user):
 @pytest.mark.django_db
 def test_keys_are_scoped_per_user(auth_client):
     other_user = get_user_model().objects.create_user(username="other-writer")
+    give_role(other_user, "editor")
     other_client = client_for(other_user)
     first = post(auth_client, book_payload())
 

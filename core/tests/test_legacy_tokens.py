@@ -16,6 +16,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from books.models import Book
+from books.permissions import give_role
 from books.tests.factories import book_payload
 
 migration = importlib.import_module("core.migrations.0002_hash_legacy_api_tokens")
@@ -58,6 +59,7 @@ def _can_write(key: str) -> bool:
 @override_settings(REST_KNOX={"TOKEN_TTL": timedelta(hours=3)})
 def test_a_legacy_key_keeps_working_and_its_plain_copy_is_dropped() -> None:
     user = get_user_model().objects.create_user(username="script")
+    give_role(user, "editor")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {migration.LEGACY_TABLE} VALUES (%s, %s, %s)",  # noqa: S608 - constant

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from books.models import Book
+from books.permissions import give_role
 from books.tests.factories import BookFactory, book_payload
 from core import replica_health
 from core.exceptions import is_database_unavailable
@@ -147,6 +148,7 @@ def book() -> Book:
 
 def token_client() -> APIClient:
     user = get_user_model().objects.create_user(username="writer", password="a-long-password-1")
+    give_role(user, "editor")
     _, key = AuthToken.objects.create(user=user)
     client = APIClient(raise_request_exception=False)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")

@@ -1,4 +1,5 @@
-"""manage.py create_api_user NAME: make an API user (if missing) and print a new token for it."""
+"""manage.py create_api_user NAME [--role reader|editor]: make an API user (if missing) and
+print a new token for it."""
 
 from datetime import timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from books.permissions import ROLES, give_role
 from core.tokens import auth_token_create, auth_tokens_revoke_all, default_token_ttl
 
 
@@ -18,7 +20,8 @@ class Command(BaseCommand):
         "line of output. Only a digest of the token is stored, so it cannot be shown again: each "
         "run issues another one, and earlier tokens keep working until they expire or are "
         "revoked (see --revoke-others). Without --password the user can only use tokens, not "
-        "sign in."
+        "sign in. --role chooses what the user may do with books: reader (read only) or "
+        "editor (add, change, delete; the default for a new user)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
         parser.add_argument("--password", help="Also let the user sign in (admin, /auth/token/).")
         parser.add_argument("--staff", action="store_true", help="Allow the user into /admin/.")
+        parser.add_argument(
+            "--role",
+            choices=sorted(ROLES),
+            help="reader: reads only; editor: adds, changes and deletes books. Default: editor "
+            "for a new user; an existing user's role changes only when this is given.",
+        )
         parser.add_argument(
             "--ttl-hours",
             type=int,
@@ -61,6 +70,10 @@ class Command(BaseCommand):
             user.save()
         elif options["password"] or options["staff"]:
             self.stderr.write(f"User {username!r} exists; its password and flags were left as is.")
+        role = options["role"] or ("editor" if created else None)
+        if role is not None:
+            give_role(user, role)
+            self.stderr.write(f"{username!r} is a {role}.")
         token, key = auth_token_create(user=user, ttl=ttl)
         if options["revoke_others"]:
             revoked = auth_tokens_revoke_all(user=user, keep=token)

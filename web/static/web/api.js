@@ -1,7 +1,7 @@
 // The bookstore's public API over fetch: JSON both ways, the session's token, ETags for
 // safe edits, and one error type whose `kind` says what the person can do about it.
 
-import { getToken, signOut } from "./session.js";
+import { getToken, rememberPermissions, signOut } from "./session.js";
 
 const config = document.documentElement.dataset;
 const BOOKS_URL = config.booksUrl || "/books/";
@@ -203,6 +203,12 @@ export async function updateBook(id, fields, etag) {
 
 export async function deleteBook(id, etag) {
   await request("DELETE", bookApiUrl(id), { etag });
+}
+
+/** Asks which writes the signed-in user may make, and remembers it for the buttons. */
+export async function refreshPermissions() {
+  const { body } = await request("GET", `${BOOKS_URL}permissions/`, { cache: "no-store" });
+  if (getToken()) rememberPermissions(body);
 }
 
 export async function obtainToken(username, password) {

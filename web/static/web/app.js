@@ -1,6 +1,6 @@
 // The store's web app: the header's account controls and the routes to each view.
 
-import { revokeToken } from "./api.js";
+import { refreshPermissions, revokeToken } from "./api.js";
 import { byId, queueFlash, renderFlash } from "./dom.js";
 import {
   addRoute,
@@ -12,7 +12,15 @@ import {
   signInPath,
   startRouter,
 } from "./router.js";
-import { getToken, getUsername, isSignedIn, onSessionChange, signOut } from "./session.js";
+import {
+  getPermissions,
+  getToken,
+  getUsername,
+  isSignedIn,
+  may,
+  onSessionChange,
+  signOut,
+} from "./session.js";
 import { bookView } from "./views/book.js";
 import { bookFormView } from "./views/book-form.js";
 import { catalogueView } from "./views/catalogue.js";
@@ -29,9 +37,23 @@ const notFoundView = {
 
 const signInLink = byId("sign-in-link");
 
+let askingPermissions = false;
+
+/** Signed in without knowing what the user may do (just signed in, or an older session). */
+function askPermissionsIfUnknown() {
+  if (!isSignedIn() || getPermissions() !== null || askingPermissions) return;
+  askingPermissions = true;
+  refreshPermissions()
+    .catch(() => {}) // the buttons stay hidden; the next sign-in asks again
+    .finally(() => {
+      askingPermissions = false;
+    });
+}
+
 function showAccount() {
   const signedIn = isSignedIn();
-  byId("add-book-link").hidden = !signedIn;
+  askPermissionsIfUnknown();
+  byId("add-book-link").hidden = !may("add");
   byId("signed-in-as").hidden = !signedIn;
   byId("sign-out-button").hidden = !signedIn;
   // On the sign-in page itself the link would lead nowhere new.

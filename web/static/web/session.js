@@ -3,6 +3,8 @@
 
 const TOKEN_KEY = "bookstore.token";
 const USERNAME_KEY = "bookstore.username";
+// What the signed-in user may do with books ({add, change, delete}), from /books/permissions/.
+const PERMISSIONS_KEY = "bookstore.permissions";
 
 const listeners = new Set();
 
@@ -30,10 +32,36 @@ export function isSignedIn() {
   return Boolean(getToken());
 }
 
+/** The signed-in user's permissions on books, or null while they are not known yet. */
+export function getPermissions() {
+  try {
+    const permissions = JSON.parse(read(PERMISSIONS_KEY) || "null");
+    return permissions && typeof permissions === "object" ? permissions : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the signed-in user may `action` ("add", "change" or "delete") books. */
+export function may(action) {
+  const permissions = getPermissions();
+  return isSignedIn() && permissions !== null && permissions[action] === true;
+}
+
+export function rememberPermissions(permissions) {
+  try {
+    window.localStorage.setItem(PERMISSIONS_KEY, JSON.stringify(permissions));
+  } catch {
+    // Without storage the buttons stay hidden; the API still decides every write.
+  }
+  notify();
+}
+
 export function rememberSignIn(token, username) {
   try {
     window.localStorage.setItem(TOKEN_KEY, token);
     window.localStorage.setItem(USERNAME_KEY, username);
+    window.localStorage.removeItem(PERMISSIONS_KEY); // another user's: asked again
   } catch {
     // Without storage the token cannot outlive this page; there is nothing better to do.
   }
@@ -44,6 +72,7 @@ export function signOut() {
   try {
     window.localStorage.removeItem(TOKEN_KEY);
     window.localStorage.removeItem(USERNAME_KEY);
+    window.localStorage.removeItem(PERMISSIONS_KEY);
   } catch {
     // Nothing was stored.
   }
@@ -56,5 +85,5 @@ export function onSessionChange(listener) {
 
 // Signing in or out in another tab changes this one too.
 window.addEventListener("storage", (event) => {
-  if (event.key === TOKEN_KEY || event.key === null) notify();
+  if (event.key === TOKEN_KEY || event.key === PERMISSIONS_KEY || event.key === null) notify();
 });

@@ -14,7 +14,7 @@ import {
   showMessage,
 } from "../dom.js";
 import { appPath, currentPath, navigate, signInPath } from "../router.js";
-import { isSignedIn, onSessionChange } from "../session.js";
+import { isSignedIn, may, onSessionChange } from "../session.js";
 import { markCatalogueStale } from "./catalogue.js";
 
 const section = byId("view-book");
@@ -36,7 +36,10 @@ const state = { id: null, book: null, etag: null, controller: null };
 
 function showAccountActions() {
   const signedIn = isSignedIn();
-  actions.hidden = !signedIn;
+  // Only what the user may do: a reader signed in sees neither button.
+  byId("detail-edit-link").hidden = !may("change");
+  byId("detail-delete-button").hidden = !may("delete");
+  actions.hidden = !may("change") && !may("delete");
   signInHint.hidden = signedIn;
   byId("detail-sign-in-link").href = signInPath(currentPath());
 }
