@@ -26,8 +26,10 @@ RUN --mount=type=secret,id=ca,required=false \
 
 COPY . .
 # Static files (admin, browsable API, Swagger UI) are collected into the image and served
-# by WhiteNoise; the key is only needed for Django to start, not kept.
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0
+# by WhiteNoise; the key is only needed for Django to start, not kept (a random one: the
+# settings refuse a weak key with DEBUG off).
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput --verbosity 0
 
 USER 10001:10001
 EXPOSE 8000
