@@ -55,6 +55,7 @@ def configure(database_url: str, redis_url: str, metrics_dir: str) -> None:
             "READ_CACHE_ENABLED": "false",
             "THROTTLE_ANON_RATE": "100000000/min",
             "THROTTLE_USER_RATE": "100000000/min",
+            "WRITE_QUOTA_PER_DAY": "0",
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
     )
