@@ -70,6 +70,7 @@ class Cluster:
             "WEB_CONCURRENCY": "1",
             "THROTTLE_ANON_RATE": "1000000/min",
             "THROTTLE_USER_RATE": "1000000/min",
+            "WRITE_QUOTA_PER_DAY": "0",  # the load writes far more than a user's daily quota
             **ROUTER_SETTINGS,
         }
         self.instances: list[AppServer] = []

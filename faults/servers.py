@@ -309,6 +309,7 @@ class AppServer:
             "WEB_CONCURRENCY": str(workers),
             "THROTTLE_ANON_RATE": "100000/min",
             "THROTTLE_USER_RATE": "100000/min",
+            "WRITE_QUOTA_PER_DAY": "0",  # the load writes far more than a user's daily quota
             "SLOW_REQUEST_MS": "5000",
             "PYTHONUNBUFFERED": "1",
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_directory),
