@@ -110,12 +110,19 @@ end
 return {count, key, redis.call('GET', key)}
 """
 
-# KEYS[1]: the key. ARGV: version, value, lifetime. Stored only over an older entry or fence.
+# KEYS[1]: the key. ARGV: version, value, lifetime, then for a list page the budget's
+# counter ("" for none), its limit and lifetime. Stored only over an older entry or fence,
+# and a list page only while this window's budget lasts.
 _STORE = """
 local current = redis.call('GET', KEYS[1])
 if current then
   local stored = tonumber(string.match(current, '^[ET](%d+)'))
   if stored and stored >= tonumber(ARGV[1]) then return 0 end
+end
+if ARGV[4] ~= '' then
+  local spent = redis.call('INCR', ARGV[4])
+  if spent == 1 then redis.call('EXPIRE', ARGV[4], ARGV[6]) end
+  if spent > tonumber(ARGV[5]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
@@ -165,7 +172,9 @@ class RedisStore:
         return Lookup(None if count < 0 else int(count), key.decode(), Entry.decode(blob))
 
     def store(self, key: str, entry: Entry, ttl: int) -> None:
-        self._run(self._store, [key], [entry.version, entry.encode(), ttl])
+        budget = list_page_budget(key, ttl)
+        counter, limit = (self.prefix + budget[0], budget[1]) if budget else ("", 0)
+        self._run(self._store, [key], [entry.version, entry.encode(), ttl, counter, limit, 2 * ttl])
 
     def books_changed(self, fences: dict[int, int], ttl: int) -> None:
         args: list[Any] = [self.prefix, ttl]
@@ -205,8 +214,16 @@ class DjangoCacheStore:
     def store(self, key: str, entry: Entry, ttl: int) -> None:
         with _health.guard(self), self._lock:
             stored = self._stored_version(cache.get(key))
-            if stored is None or stored < entry.version:
-                cache.set(key, entry.encode(), ttl)
+            if stored is not None and stored >= entry.version:
+                return
+            budget = list_page_budget(key, ttl)
+            if budget is not None:
+                counter, limit = budget
+                spent = int(cache.get_or_set(f"rc:{counter}", 0, 2 * ttl) or 0) + 1
+                cache.set(f"rc:{counter}", spent, 2 * ttl)
+                if spent > limit:
+                    return
+            cache.set(key, entry.encode(), ttl)
 
     def books_changed(self, fences: dict[int, int], ttl: int) -> None:
         with _health.guard(self), self._lock:
@@ -313,6 +330,23 @@ def enabled() -> bool:
 
 def ttl() -> int:
     return int(settings.READ_CACHE_TTL)
+
+
+def list_page_budget(key: str, ttl: int, now: float | None = None) -> tuple[str, int] | None:
+    """For a list page's key: this window's budget counter (unprefixed) and its limit; None
+    for a book's key or without a limit.
+
+    At most READ_CACHE_MAX_LIST_PAGES list pages are stored per window of READ_CACHE_TTL
+    seconds, and each lives at most that long: so at most twice as many are ever stored at
+    once, whatever queries clients invent (issue 13, finding 4). The rest are served by
+    Django, uncached. Book entries and fences are not counted: there is one per book.
+    Redis keeps noeviction (docs/security.md): nothing, fences and counters included, is
+    ever evicted, and this bound keeps it from filling up."""
+    limit = int(settings.READ_CACHE_MAX_LIST_PAGES)
+    if limit <= 0 or ":rc:l:" not in f":{key}":
+        return None
+    window = int((time.time() if now is None else now) // max(ttl, 1))
+    return f"budget:{window}", limit
 
 
 #: A fence outlives the entries it guards by this much, so that a reader slower than the TTL

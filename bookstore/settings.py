@@ -350,10 +350,13 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # POST /books/ with a JSON array creates up to this many books in one transaction.
 BULK_CREATE_MAX_ITEMS = env.int("BULK_CREATE_MAX_ITEMS", default=1000)
 
-# --- Roles and quotas (books.permissions, books.throttling; docs/security.md) -------------
+# --- Roles, quotas and read-cache bounds (books.permissions, books.throttling, read_cache) --
 # Writes need the model permissions (groups "readers" and "editors"); each signed-in user
 # may write this many books a day (UTC), a bulk create counting each book; 0: no quota.
 WRITE_QUOTA_PER_DAY = env.int("WRITE_QUOTA_PER_DAY", default=10_000)
+# The read cache stores at most this many list pages per READ_CACHE_TTL window (so at most
+# twice as many at once, ~115 kB each at most); others are served uncached. 0: no bound.
+READ_CACHE_MAX_LIST_PAGES = env.int("READ_CACHE_MAX_LIST_PAGES", default=500)
 
 # --- Django REST framework ------------------------------------------------------------
 REST_FRAMEWORK = {
