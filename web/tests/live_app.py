@@ -27,6 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Books seeded before the tests: more than two pages of 20, so scrolling loads a second page.
 SEEDED_BOOKS = 45
 USERNAME = "e2e-editor"
+#: A user who may read only (create_api_user --role reader): the page shows no edit buttons.
+READER_USERNAME = "e2e-reader"
 
 COMMAND_TIMEOUT_S = 120
 STARTUP_TIMEOUT_S = 30
@@ -44,6 +46,7 @@ class LiveApp:
     password: str
     token: str
     log_path: Path
+    reader_password: str = ""
 
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
@@ -168,11 +171,22 @@ def run_live_app(work_dir: Path) -> Iterator[LiveApp]:
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     manage(env, "seed_books", str(SEEDED_BOOKS))
     token = (
-        manage(env, "create_api_user", USERNAME, "--password", password).strip().splitlines()[-1]
+        manage(env, "create_api_user", USERNAME, f"--password={password}").strip().splitlines()[-1]
+    )
+    reader_password = secrets.token_urlsafe(18)
+    manage(
+        env, "create_api_user", READER_USERNAME, f"--password={reader_password}", "--role", "reader"
     )
     log_path = work_dir / "server.log"
     server, url = _start_server(env, log_path)
     try:
-        yield LiveApp(url=url, username=USERNAME, password=password, token=token, log_path=log_path)
+        yield LiveApp(
+            url=url,
+            username=USERNAME,
+            password=password,
+            token=token,
+            log_path=log_path,
+            reader_password=reader_password,
+        )
     finally:
         _stop(server)
