@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,13 @@ from rest_framework.test import APIClient
 
 from books import services
 from books.demo import demo_isbn
-from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
+from books.models import (
+    AUTHOR_MAX_LENGTH,
+    SUMMARY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Book,
+    validate_display_text,
+)
 from books.serializers import BookSerializer
 from books.tests.factories import BookFactory, book_payload
 
@@ -196,11 +203,17 @@ def book_fields(draw: st.DrawFn) -> dict[str, Any]:
             )
         )
 
-    title = text(TITLE_MAX_LENGTH)
-    author = text(AUTHOR_MAX_LENGTH)
+    def shown(value: str, fallback: str) -> str:
+        """``value`` if a title or author may be it (visible, no bidi control), else a fallback."""
+        try:
+            validate_display_text(value)
+        except ValidationError:
+            return fallback
+        return value if value.strip() else fallback
+
     return {
-        "title": title if title.strip() else "t",
-        "author": author if author.strip() else "a",
+        "title": shown(text(TITLE_MAX_LENGTH), "t"),
+        "author": shown(text(AUTHOR_MAX_LENGTH), "a"),
         "publication_date": draw(st.one_of(st.dates(), _EDGE_DATES)),
         "isbn": demo_isbn(draw(st.integers(min_value=0, max_value=10**6))),
         "summary": text(SUMMARY_MAX_LENGTH),

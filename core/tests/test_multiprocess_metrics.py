@@ -96,7 +96,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "bookstore.settings",
-        "SECRET_KEY": "x",
+        "SECRET_KEY": "multiprocess-metrics-test-only-key-0123456789-abcdefghijklmnop",
         "DEBUG": "0",
         "LOG_FORMAT": "",  # the default; a developer's .env must not choose it
         "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}",
