@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import databases, report, servers  # noqa: E402 - needs ROOT on the path
+from bench import cpu, databases, report, servers  # noqa: E402 - needs ROOT on the path
 from bench.data import Catalogue, write_catalogue  # noqa: E402
 from bench.deep_cursors import DEEP_PAGES, deep_positions  # noqa: E402
 from bench.wrk import Load, LoadResult, LoadShape, run_wrk  # noqa: E402
@@ -422,8 +422,16 @@ def measure(
         run_wrk(server.url, make(), replace(shape, seconds=run.options.warmup))
     measured = make()
     load_before = os.getloadavg()[0]
+    processes_before = cpu.snapshot()
     result = run_wrk(server.url, measured, shape)
+    spent = cpu.seconds_by_role(processes_before, cpu.snapshot(), server.process.pid)
     entry = result.as_dict()
+    # What one request cost each part of the machine (the server runs in its own group).
+    entry["cpu_seconds"] = spent
+    entry["cpu_ms_per_request"] = {
+        name: round(1000 * seconds / result.requests, 3) if result.requests else None
+        for name, seconds in spent.items()
+    }
     # Other work on the machine competes for its cores: what it was, to judge the figures by.
     entry["load_average_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     entry["wrk"] = {
@@ -436,10 +444,12 @@ def measure(
     run.record(scenario, system, entry)
     p50 = "-" if result.p50_ms is None else f"{result.p50_ms:.2f}"
     p99 = "-" if result.p99_ms is None else f"{result.p99_ms:.2f}"
+    per_request = entry["cpu_ms_per_request"]
     run.log(
         f"  {system:<9} {scenario:<16} {result.requests_per_second:>9,.1f} req/s  "
         f"p50 {p50:>8} ms  p99 {p99:>8} ms  errors {result.errors:,}  "
-        f"(load {load_before:.1f})"
+        f"(load {load_before:.1f}; CPU ms/request: server {per_request['server']}, "
+        f"postgres {per_request['postgres']}, redis {per_request['redis']})"
     )
     if result.errors:
         statuses = ", ".join(f"{status}: {count:,}" for status, count in result.statuses.items())

@@ -129,3 +129,26 @@ def test_a_soak_shorter_than_two_minutes_gives_no_verdict() -> None:
 
     assert verdict["grew"] is None
     assert "too short" in verdict["verdict"]
+
+
+def test_cpu_seconds_are_counted_by_role_and_only_for_the_interval() -> None:
+    from bench.cpu import TICKS_PER_SECOND, Process, seconds_by_role
+
+    before = {
+        10: Process(ticks=100, group=10, name="python"),  # the server's main process
+        11: Process(ticks=50, group=10, name="python"),  # a worker
+        20: Process(ticks=400, group=20, name="postgres"),
+        30: Process(ticks=7, group=30, name="redis-server"),
+    }
+    after = {
+        10: Process(ticks=100 + TICKS_PER_SECOND, group=10, name="python"),
+        11: Process(ticks=50 + 2 * TICKS_PER_SECOND, group=10, name="python"),
+        12: Process(ticks=TICKS_PER_SECOND, group=10, name="python"),  # a new worker
+        20: Process(ticks=400 + TICKS_PER_SECOND // 2, group=20, name="postgres"),
+        30: Process(ticks=7, group=30, name="redis-server"),
+        40: Process(ticks=TICKS_PER_SECOND, group=40, name="wrk"),
+    }
+
+    spent = seconds_by_role(before, after, server_group=10)
+
+    assert spent == {"server": 4.0, "postgres": 0.5, "redis": 0.0, "wrk": 1.0, "other": 0.0}
