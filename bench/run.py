@@ -295,7 +295,7 @@ def prepare_ours(run: Run, catalogue: Catalogue) -> Prepared:
     if ids.count != catalogue.rows:
         raise RuntimeError(f"ours holds {ids.count:,} books, not {catalogue.rows:,}")
     token = run_command(
-        manage("create_api_user", "benchuser", "--password", secrets.token_urlsafe(24)),
+        manage("create_api_user", "benchuser", f"--password={secrets.token_urlsafe(24)}"),
         env=env,
         what="create_api_user",
     ).stdout.split()[-1]
