@@ -111,8 +111,8 @@ return {count, key, redis.call('GET', key)}
 """
 
 # KEYS[1]: the key. ARGV: version, value, lifetime, then for a list page the budget's
-# counter ("" for none), its limit and lifetime. Stored only over an older entry or fence,
-# and a list page only while this window's budget lasts.
+# counter ("" for none), its limit in bytes and its lifetime. Stored only over an older entry
+# or fence, and a list page only while this window's budget (bytes stored) lasts.
 _STORE = """
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -120,8 +120,8 @@ if current then
   if stored and stored >= tonumber(ARGV[1]) then return 0 end
 end
 if ARGV[4] ~= '' then
-  local spent = redis.call('INCR', ARGV[4])
-  if spent == 1 then redis.call('EXPIRE', ARGV[4], ARGV[6]) end
+  local spent = redis.call('INCRBY', ARGV[4], #ARGV[2])
+  if spent == #ARGV[2] then redis.call('EXPIRE', ARGV[4], ARGV[6]) end
   if spent > tonumber(ARGV[5]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -216,14 +216,15 @@ class DjangoCacheStore:
             stored = self._stored_version(cache.get(key))
             if stored is not None and stored >= entry.version:
                 return
+            value = entry.encode()
             budget = list_page_budget(key, ttl)
             if budget is not None:
                 counter, limit = budget
-                spent = int(cache.get_or_set(f"rc:{counter}", 0, 2 * ttl) or 0) + 1
+                spent = int(cache.get_or_set(f"rc:{counter}", 0, 2 * ttl) or 0) + len(value)
                 cache.set(f"rc:{counter}", spent, 2 * ttl)
                 if spent > limit:
                     return
-            cache.set(key, entry.encode(), ttl)
+            cache.set(key, value, ttl)
 
     def books_changed(self, fences: dict[int, int], ttl: int) -> None:
         with _health.guard(self), self._lock:
@@ -333,16 +334,19 @@ def ttl() -> int:
 
 
 def list_page_budget(key: str, ttl: int, now: float | None = None) -> tuple[str, int] | None:
-    """For a list page's key: this window's budget counter (unprefixed) and its limit; None
-    for a book's key or without a limit.
+    """For a list page's key: this window's budget counter (unprefixed) and its limit in bytes;
+    None for a book's key or without a limit.
 
-    At most READ_CACHE_MAX_LIST_PAGES list pages are stored per window of READ_CACHE_TTL
-    seconds, and each lives at most that long: so at most twice as many are ever stored at
-    once, whatever queries clients invent (issue 13, finding 4). The rest are served by
-    Django, uncached. Book entries and fences are not counted: there is one per book.
+    At most READ_CACHE_LIST_BUDGET_BYTES of list pages are stored per window of
+    READ_CACHE_TTL seconds, and each lives at most that long: so at most twice as much is ever
+    stored at once, whatever queries clients invent (issue 13, finding 4). The rest are served
+    by Django, uncached. Bytes, not pages: a count low enough to bound the largest pages
+    turned away ordinary traffic (500 pages left most of the benchmark's 300 searches
+    uncached, at a fifth of the rate). Book entries and fences are not counted: there is one
+    per book.
     Redis keeps noeviction (docs/security.md): nothing, fences and counters included, is
     ever evicted, and this bound keeps it from filling up."""
-    limit = int(settings.READ_CACHE_MAX_LIST_PAGES)
+    limit = int(settings.READ_CACHE_LIST_BUDGET_BYTES)
     if limit <= 0 or ":rc:l:" not in f":{key}":
         return None
     window = int((time.time() if now is None else now) // max(ttl, 1))

@@ -354,9 +354,11 @@ BULK_CREATE_MAX_ITEMS = env.int("BULK_CREATE_MAX_ITEMS", default=1000)
 # Writes need the model permissions (groups "readers" and "editors"); each signed-in user
 # may write this many books a day (UTC), a bulk create counting each book; 0: no quota.
 WRITE_QUOTA_PER_DAY = env.int("WRITE_QUOTA_PER_DAY", default=10_000)
-# The read cache stores at most this many list pages per READ_CACHE_TTL window (so at most
-# twice as many at once, ~115 kB each at most); others are served uncached. 0: no bound.
-READ_CACHE_MAX_LIST_PAGES = env.int("READ_CACHE_MAX_LIST_PAGES", default=500)
+# The read cache stores at most this many megabytes of list pages per READ_CACHE_TTL window
+# (so at most twice as much at once); pages past it are served uncached. 0: no bound.
+# Counted in bytes, not pages: 64 MB is ~7,000 ordinary pages of 20 books, or ~550 of the
+# largest (100 books of 20,000-character summaries).
+READ_CACHE_LIST_BUDGET_BYTES = env.int("READ_CACHE_LIST_BUDGET_MB", default=64) * 2**20
 
 # --- Django REST framework ------------------------------------------------------------
 REST_FRAMEWORK = {

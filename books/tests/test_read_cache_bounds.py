@@ -1,5 +1,5 @@
 """The read cache's memory is bounded without putting fences or counters at risk (issue 13,
-finding 4): at most READ_CACHE_MAX_LIST_PAGES list pages are stored per TTL window, and Redis
+finding 4): at most READ_CACHE_LIST_BUDGET_BYTES of list pages are stored per TTL window, and Redis
 keeps noeviction, so nothing else is ever evicted or refused."""
 
 import contextlib
@@ -43,11 +43,34 @@ def _distinct_queries(count: int) -> list[str]:
     return [f"ordering={ORDERINGS[i % 6]}&page_size={1 + i // 6}" for i in range(count)]
 
 
+def _bytes_spent() -> int:
+    """This window's list-page budget spent so far, as the store counts it."""
+    budget = read_cache.list_page_budget(":rc:l:any", read_cache.ttl())
+    assert budget is not None
+    counter = budget[0]
+    client = getattr(cache, "client", None)
+    if client is not None:  # RedisStore: a raw counter under the store's prefix
+        raw = client.get_client(write=True).get(cache.make_key("rc:") + counter)
+        return int(raw or 0)
+    return int(cache.get(f"rc:{counter}") or 0)  # DjangoCacheStore
+
+
+def _page_bytes(hot_path: CachedReads, settings: Any) -> int:
+    """The stored size of one list page of the test's books (the queries below give bodies of
+    the same size but for their links), measured by storing one."""
+    settings.READ_CACHE_LIST_BUDGET_BYTES = 10**9
+    before = _bytes_spent()
+    request(hot_path, path="/books/", query="ordering=title&page_size=99")
+    return _bytes_spent() - before
+
+
 def test_no_more_list_pages_are_stored_per_window_than_the_bound(
     settings: Any, hot_path: CachedReads, django: CountingDjango
 ) -> None:
-    settings.READ_CACHE_MAX_LIST_PAGES = 3
     BookFactory.create_batch(2)
+    page_bytes = _page_bytes(hot_path, settings)
+    # Room for three more pages of about that size (their links differ by a few bytes).
+    settings.READ_CACHE_LIST_BUDGET_BYTES = page_bytes * 4 + page_bytes // 2
     queries = _distinct_queries(8)
     for query in queries:
         assert request(hot_path, path="/books/", query=query).status == 200
@@ -62,7 +85,7 @@ def test_no_more_list_pages_are_stored_per_window_than_the_bound(
 def test_book_entries_are_not_bounded_by_the_list_budget(
     settings: Any, hot_path: CachedReads, django: CountingDjango
 ) -> None:
-    settings.READ_CACHE_MAX_LIST_PAGES = 1
+    settings.READ_CACHE_LIST_BUDGET_BYTES = 1
     books = BookFactory.create_batch(3)
     for book in books:
         request(hot_path, path=f"/books/{book.pk}/")
@@ -125,7 +148,7 @@ def cache_on(settings: Any, small_redis: str, monkeypatch: pytest.MonkeyPatch) -
 def test_filling_the_cache_past_redis_maxmemory_keeps_fences_and_counters(
     settings: Any, cache_on: redis.Redis, hot_path: CachedReads, django: CountingDjango
 ) -> None:
-    settings.READ_CACHE_MAX_LIST_PAGES = 5
+    settings.READ_CACHE_LIST_BUDGET_BYTES = 5 * 110_000  # about five of the ~100 kB pages
     books = BookFactory.create_batch(100, summary="s" * 1900)  # ~2 kB a book
     fenced = books[0]
     # A fence, as a committed delete leaves it (books_deleted runs this on commit).
