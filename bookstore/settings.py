@@ -427,7 +427,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging and metrics --------------------------------------------------------------
-# Every line, Django's and gunicorn's included, goes through core.logging: one JSON object per
+# Every line, Django's and granian's included, goes through core.logging: one JSON object per
 # line (LOG_FORMAT=json, the default with DEBUG off) or readable text (console, with DEBUG on).
 # Lines written while a request is served carry its request_id (core.request_id).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
