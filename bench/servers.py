@@ -197,8 +197,9 @@ def start_seed_server(port: int, sqlite_path: Path, log_path: Path) -> Server:
 #: The servers the production reference is measured on; it is credited with the best of them
 #: in each scenario, so that no ratio flatters us through the reference's choice of server.
 #: gunicorn with 2 sync workers is how the lecture's code is usually deployed; granian is our
-#: own production server, with our worker and thread counts.
-REFERENCE_SERVERS = ("gunicorn-sync", "granian")
+#: own production server, with our worker and thread counts, and with one thread a worker
+#: (the reference's detail read was fastest so in bench/server_choice.py's quiet run).
+REFERENCE_SERVERS = ("gunicorn-sync", "granian", "granian-1-thread")
 
 
 def reference_server_command(server: str, port: int) -> tuple[list[str], Path]:
@@ -210,10 +211,11 @@ def reference_server_command(server: str, port: int) -> tuple[list[str], Path]:
             str(BIN / "gunicorn"), "--no-control-socket", "--workers", "2",
             "--worker-class", "sync", "--bind", ":".join(address), "bookstore.wsgi:application",
         ], SEED_PROJECT  # fmt: skip
-    if server == "granian":
+    if server in ("granian", "granian-1-thread"):
+        threads = "1" if server == "granian-1-thread" else "4"
         return [
             str(BIN / "granian"), "--interface", "wsgi", "--no-ws", "--http", "1",
-            "--workers", "2", "--blocking-threads", "4",
+            "--workers", "2", "--blocking-threads", threads,
             "--host", address[0], "--port", address[1], "bench.reference_wsgi:application",
         ], ROOT  # fmt: skip
     raise ValueError(f"no reference server {server!r}; choose from {REFERENCE_SERVERS}")
