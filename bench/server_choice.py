@@ -43,7 +43,6 @@ if str(ROOT) not in sys.path:
 from bench import databases, servers  # noqa: E402 - needs ROOT on the path
 from bench import run as bench_run  # noqa: E402
 from bench.data import write_catalogue  # noqa: E402
-from bench.wrk import LUA_DIR, Load, LoadResult, LoadShape, parse_wrk_output, wrk_command  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # Our own database names (bench_* as bench/databases.py requires), so a run.py elsewhere on the
@@ -168,31 +167,6 @@ REFERENCE_CANDIDATES: dict[str, CommandFactory] = {
     "ref-granian-bt1": lambda app, port: granian_plain(app, port, 1),
     "ref-granian-bt4": lambda app, port: granian_plain(app, port, 4),
 }
-
-
-# --- wrk under timeout -------------------------------------------------------------------------
-
-
-def run_wrk_under_timeout(url: str, load: Load, shape: LoadShape) -> LoadResult:
-    """bench.wrk.run_wrk, but wrk runs under timeout(1), and only against the loopback."""
-    if not url.startswith("http://127.0.0.1:"):
-        raise ValueError(f"load only goes to 127.0.0.1, not {url}")
-    limit = round(shape.seconds + shape.timeout_seconds + 30)
-    command = ["timeout", "--kill-after=5", str(limit), *wrk_command(url, load, shape)]
-    completed = subprocess.run(  # noqa: S603 - our own command line
-        command,
-        env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)},
-        capture_output=True,
-        text=True,
-        timeout=limit + 15,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"wrk failed ({completed.returncode}): {' '.join(command)}\n"
-            f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
-        )
-    return parse_wrk_output(completed.stdout)
 
 
 # --- running the candidates ----------------------------------------------------------------
@@ -404,8 +378,6 @@ def main(argv: list[str] | None = None) -> int:
         if not shutil.which(tool):
             parser.error(f"{tool} is not on PATH")
 
-    # run.py's measure() calls its module's run_wrk: ours puts wrk under timeout(1).
-    bench_run.run_wrk = run_wrk_under_timeout
     database_url = os.environ.get("SERVER_CHOICE_DATABASE_URL", DEFAULT_DATABASE_URL)
     redis_url = DEFAULT_REDIS_URL
     databases.database_name(database_url)  # refuses a database not named bench...

@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 RESULT_PREFIX = "BENCH_RESULT "
@@ -153,14 +154,18 @@ def wrk_command(url: str, load: Load, shape: LoadShape) -> list[str]:
 
 
 def run_wrk(url: str, load: Load, shape: LoadShape) -> LoadResult:
-    """Run wrk against ``url`` and return what it measured; raise if wrk itself fails."""
-    command = wrk_command(url, load, shape)
+    """Run wrk against ``url`` (loopback only) under timeout(1), so that it stops by itself
+    even if this process dies, and return what it measured; raise if wrk itself fails."""
+    if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"load only goes to the loopback, not {url}")
+    limit = round(shape.seconds + shape.timeout_seconds + 30)
+    command = ["timeout", "--kill-after=5", str(limit), *wrk_command(url, load, shape)]
     completed = subprocess.run(  # noqa: S603 - our own command line
         command,
         env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)},
         capture_output=True,
         text=True,
-        timeout=shape.seconds + shape.timeout_seconds + 60,
+        timeout=limit + 15,
         check=False,
     )
     if completed.returncode != 0:

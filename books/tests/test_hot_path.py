@@ -1,7 +1,6 @@
 """books.hot_path: anonymous JSON reads of books answered from the cache, everything else left
 to Django, with the same answers, headers, conditional requests and rate limit."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,18 +23,6 @@ pytestmark = pytest.mark.django_db
 FRESH_HEADERS = ("X-Request-ID",)
 #: A day's window: a test never straddles two windows, short of midnight UTC.
 DAY = 24 * 60 * 60
-
-
-@pytest.fixture
-def django() -> CountingDjango:
-    return CountingDjango()
-
-
-@pytest.fixture
-def hot_path(settings: Any, django: CountingDjango) -> Iterator[CachedReads]:
-    settings.READ_CACHE_ENABLED = True
-    with connections_kept_open():
-        yield CachedReads(django)
 
 
 @pytest.fixture

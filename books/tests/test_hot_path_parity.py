@@ -80,18 +80,6 @@ def access_lines() -> Iterator[AccessLines]:
 
 
 @pytest.fixture
-def django() -> CountingDjango:
-    return CountingDjango()
-
-
-@pytest.fixture
-def hot_path(settings: Any, django: CountingDjango) -> Iterator[CachedReads]:
-    settings.READ_CACHE_ENABLED = True
-    with connections_kept_open():
-        yield CachedReads(django)
-
-
-@pytest.fixture
 def book() -> Book:
     BookFactory(title="Emma", author="Jane Austen")
     return BookFactory(title="Dune", author="Frank Herbert")

@@ -26,11 +26,6 @@ ORDERINGS = ["title", "-title", "author", "-author", "publication_date", "-publi
 
 
 @pytest.fixture
-def django() -> CountingDjango:
-    return CountingDjango()
-
-
-@pytest.fixture
 def hot_path(settings: Any, django: CountingDjango) -> Iterator[CachedReads]:
     settings.READ_CACHE_ENABLED = True
     # A day's budget window: a test never straddles two, short of midnight UTC.

@@ -2,9 +2,6 @@
 its body (scheme, host, script prefix, the list's parameters in their canonical form) and
 nothing else, so no request can poison another's page or add entries with junk."""
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 from books.hot_path import CachedReads
@@ -13,18 +10,6 @@ from books.tests.wsgi import CountingDjango, connections_kept_open, request
 from bookstore.wsgi import django_application
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def django() -> CountingDjango:
-    return CountingDjango()
-
-
-@pytest.fixture
-def hot_path(settings: Any, django: CountingDjango) -> Iterator[CachedReads]:
-    settings.READ_CACHE_ENABLED = True
-    with connections_kept_open():
-        yield CachedReads(django)
 
 
 def test_a_script_prefix_does_not_poison_the_page_of_readers_without_one(
