@@ -232,7 +232,8 @@ READ_CACHE_TTL = env.int("READ_CACHE_TTL", default=300)
 # lock it until the window ends. Counted in the shared cache, like the rate limits.
 AUTHENTICATION_BACKENDS = [
     "core.authentication.SignInLockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, with a user's permissions read in one query (each write checks one).
+    "core.authentication.PermissionsBackend",
 ]
 SIGN_IN_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=10)
 SIGN_IN_FAILURE_WINDOW_SECONDS = env.int("SIGN_IN_FAILURE_WINDOW_SECONDS", default=15 * 60)
