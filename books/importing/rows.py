@@ -18,13 +18,14 @@ import re
 from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db.models import Field
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from books.dates import parse_iso_date
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
-from books.models import Book
+from books.models import Book, validate_display_text
 from books.serializers import BookSerializer
 
 #: The Book fields an import fills, in the order RowValidator.validate() takes them.
@@ -153,6 +154,11 @@ class RowValidator:
                 surrogate = _SURROGATE.search(text)
                 if surrogate:
                     problems.append(self._surrogate.format(code_point=ord(surrogate.group())))
+                if name != "summary":  # a title or author must show what it stores, as the API's
+                    try:
+                        validate_display_text(text)
+                    except ValidationError as error:
+                        problems.extend(error.messages)
             if problems:
                 errors.append(FieldError(name, " ".join(problems), value))
             return text

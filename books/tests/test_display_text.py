@@ -109,3 +109,31 @@ def test_the_admin_shows_the_same_errors() -> None:
     assert errors["title"] == [BIDI_CONTROL_MESSAGE]
     assert errors["author"] == [INVISIBLE_TEXT_MESSAGE]
     assert not Book.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["title", "author"])
+@pytest.mark.parametrize("value", [*INVISIBLE_ONLY[:3], *WITH_BIDI_CONTROL[:2]])
+def test_the_importer_refuses_the_same_text_with_the_same_message(field: str, value: str) -> None:
+    from books.importing.rows import RowRejected, RowValidator
+
+    fields = _fields(**{field: value})
+    with pytest.raises(RowRejected) as rejected:
+        RowValidator().validate(
+            fields["title"], fields["author"], fields["publication_date"], fields["isbn"], ""
+        )
+    with pytest.raises(ValidationError) as refused:
+        services.book_create(**fields)
+
+    messages = " ".join(error.message for error in rejected.value.errors)
+    assert any(message in messages for message in refused.value.message_dict[field])
+
+
+@pytest.mark.parametrize("value", VISIBLE)
+def test_the_importer_accepts_visible_text_in_any_script(value: str) -> None:
+    from books.importing.rows import RowValidator
+
+    fields = _fields(title=value, author=value)
+    clean = RowValidator().validate(
+        fields["title"], fields["author"], fields["publication_date"], fields["isbn"], ""
+    )
+    assert clean[1] == value.strip()
