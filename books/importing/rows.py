@@ -18,7 +18,6 @@ import re
 from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import ValidationError
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db.models import Field
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
@@ -154,11 +153,13 @@ class RowValidator:
                 surrogate = _SURROGATE.search(text)
                 if surrogate:
                     problems.append(self._surrogate.format(code_point=ord(surrogate.group())))
-                if name != "summary":  # a title or author must show what it stores, as the API's
-                    try:
-                        validate_display_text(text)
-                    except ValidationError as error:
-                        problems.extend(error.messages)
+            # A title or author must show what it stores: the write service's rule, after the
+            # serializer's (as the API, only for text that passed those; printable ASCII does).
+            if not problems and name != "summary" and not (text.isascii() and text.isprintable()):
+                try:
+                    validate_display_text(text)
+                except ValidationError as error:
+                    problems.extend(error.messages)
             if problems:
                 errors.append(FieldError(name, " ".join(problems), value))
             return text

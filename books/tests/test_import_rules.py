@@ -5,6 +5,7 @@ import datetime
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum import ean
@@ -16,7 +17,12 @@ from books.importing.rows import (
     RowRejected,
     RowValidator,
 )
-from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH
+from books.models import (
+    AUTHOR_MAX_LENGTH,
+    SUMMARY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    validate_display_text,
+)
 from books.serializers import BookSerializer
 
 VALID = {
@@ -159,11 +165,19 @@ def _with_check_digit(twelve: str) -> str:
 
 
 def _api_verdict(row: dict[str, object]) -> dict[str, object] | None:
-    """What the API makes of ``row`` (absent keys left out): its validated data, or None."""
+    """What the API makes of ``row`` (absent keys left out): its validated data, or None.
+
+    The serializer's rules, then the one the write service adds for titles and authors (they
+    must show what they store: books.models.validate_display_text)."""
     serializer = BookSerializer(data={k: v for k, v in row.items() if v is not MISSING})
     if not serializer.is_valid():
         return None
     data = dict(serializer.validated_data)
+    try:
+        for name in ("title", "author"):
+            validate_display_text(data[name])
+    except ValidationError:
+        return None
     data["publication_date"] = data["publication_date"].isoformat()
     return data
 
