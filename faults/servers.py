@@ -299,7 +299,7 @@ class AppServer:
                 if name not in {"PROMETHEUS_MULTIPROC_DIR", "DJANGO_SETTINGS_MODULE"}
             },
             "DJANGO_SETTINGS_MODULE": "bookstore.settings",
-            "SECRET_KEY": secret_key or "fault-tests-only-" + os.urandom(16).hex(),
+            "SECRET_KEY": secret_key or "fault-tests-only-" + os.urandom(24).hex(),  # 65 characters
             "DEBUG": "0",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
