@@ -4,7 +4,8 @@ the machine, a figure that holds better than requests/s on a machine shared by a
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+
+from scripts.processes import process_stats
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 ROLES = ("server", "postgres", "redis", "wrk", "other")
@@ -20,19 +21,8 @@ class Process:
 def snapshot() -> dict[int, Process]:
     """Every process's CPU ticks so far, from /proc/<pid>/stat."""
     processes: dict[int, Process] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        # After the name: state ppid pgrp session ... utime (12th) stime (13th).
-        processes[int(entry.name)] = Process(
-            int(fields[11]) + int(fields[12]), int(fields[2]), name
-        )
+    for pid, name, fields in process_stats():
+        processes[pid] = Process(int(fields[11]) + int(fields[12]), int(fields[2]), name)
     return processes
 
 

@@ -26,6 +26,8 @@ from typing import Any
 import psycopg
 import redis
 
+from scripts.processes import process_stats
+
 PROJECT_DIRECTORY = Path(__file__).resolve().parent.parent
 POSTGRES_BIN = Path(os.environ.get("FAULTS_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -438,16 +440,8 @@ def children_of(parent: int) -> list[int]:
 
 def _processes() -> Iterator[tuple[int, str, int, int]]:
     """(pid, state, parent pid, process group) of every process, from /proc/<pid>/stat."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after it.
-        state, ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        yield int(entry.name), state, int(ppid), int(pgrp)
+    for pid, _, fields in process_stats():
+        yield pid, fields[0], int(fields[1]), int(fields[2])
 
 
 def _which(program: str) -> str:
