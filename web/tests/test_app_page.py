@@ -71,6 +71,52 @@ class ShellParser(HTMLParser):
             self.script_bodies.append(data)
 
 
+class ElementsById(HTMLParser):
+    """Every element with an id: its tag, attributes and text (its descendants' too)."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: dict[str, dict[str, object]] = {}
+        self.card_author_tags: list[str] = []  # the tags of the book card's author
+        self._open: list[dict[str, object] | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if "book-card__author" in (attributes.get("class") or "").split():
+            self.card_author_tags.append(tag)
+        element: dict[str, object] | None = None
+        if attributes.get("id"):
+            element = {"tag": tag, "attrs": attributes, "text": ""}
+            self.elements[attributes["id"] or ""] = element
+        if tag not in self.VOID:
+            self._open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID and self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for element in self._open:
+            if element is not None:
+                element["text"] = f"{element['text']}{data}"
+
+    def text(self, element_id: str) -> str:
+        return " ".join(str(self.elements[element_id]["text"]).split())
+
+    def attributes(self, element_id: str) -> dict[str, str | None]:
+        attributes: dict[str, str | None] = self.elements[element_id]["attrs"]  # type: ignore[assignment]
+        return attributes
+
+
+@pytest.fixture
+def elements(client: Client) -> ElementsById:
+    parser = ElementsById()
+    parser.feed(client.get("/app/").content.decode())
+    return parser
+
+
 @pytest.fixture
 def shell(client: Client) -> ShellParser:
     response = client.get("/app/")
@@ -183,3 +229,43 @@ def test_collectstatic_gives_modules_and_their_imports_hashed_names(tmp_path: Pa
         for specifier in RELATIVE_IMPORT.findall((tmp_path / hashed).read_text()):
             target = normpath(f"{dirname(hashed)}/{specifier}")
             assert target in hashed_names, f"{hashed} imports {specifier}, not a hashed name"
+
+
+def test_the_search_hint_says_what_the_search_does(elements: ElementsById) -> None:
+    hint = elements.text("filter-search-hint")
+
+    for promise in (
+        "Words in any order",
+        "capitals and accents do not matter",
+        "“dragons” finds “dragon”",
+        "the start of a longer one",
+        "An ISBN in any spelling finds that book",
+        "Small typos are forgiven when nothing matches exactly",
+        "Best matches come first: in the title, then the author, then the summary",
+    ):
+        assert promise in hint
+    assert "must appear" not in hint  # the substring search it no longer is
+
+
+def test_the_sort_control_offers_relevance_only_while_searching(elements: ElementsById) -> None:
+    """The page has no search at first: the option exists but is not offered (catalogue.js
+    offers it, and selects it, when a search starts)."""
+    option = elements.attributes("filter-ordering-relevance")
+
+    assert elements.elements["filter-ordering-relevance"]["tag"] == "option"
+    assert option["value"] == "relevance"
+    assert elements.text("filter-ordering-relevance") == "Relevance"
+    assert "hidden" in option
+    assert "disabled" in option
+
+
+def test_the_author_filter_is_the_forgiving_one(elements: ElementsById) -> None:
+    author = elements.attributes("filter-author")
+
+    assert author["name"] == "author_name"  # not `author`, which is exact
+    assert "surname is enough" in elements.text("filter-author-hint")
+
+
+def test_each_books_author_is_a_link(elements: ElementsById) -> None:
+    assert elements.card_author_tags == ["a"]
+    assert elements.elements["detail-author"]["tag"] == "a"

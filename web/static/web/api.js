@@ -176,12 +176,18 @@ function bookApiUrl(id) {
 
 /**
  * One page of the list. `query` (URLSearchParams) is used for the first page; `pageUrl`, a
- * `next` link of an earlier page, for the ones after. Resolves to {books, nextPageUrl}.
+ * `next` link of an earlier page, for the ones after. Resolves to {books, nextPageUrl,
+ * search}: `search` is how the API read a search ({words, isbns, similar, did_you_mean}), or
+ * null when there was none.
  */
 export async function listBooks({ query, pageUrl, signal }) {
   const url = pageUrl || `${BOOKS_URL}?${query.toString()}`;
   const { body } = await request("GET", url, { signal });
-  return { books: body.results, nextPageUrl: body.next ? localPath(body.next) : null };
+  return {
+    books: body.results,
+    nextPageUrl: body.next ? localPath(body.next) : null,
+    search: body.search || null,
+  };
 }
 
 /** A book and its ETag, revalidated with the server (never a stale copy). */

@@ -15,7 +15,7 @@ import {
 } from "../dom.js";
 import { appPath, currentPath, navigate, signInPath } from "../router.js";
 import { isSignedIn, may, onSessionChange } from "../session.js";
-import { markCatalogueStale } from "./catalogue.js";
+import { authorBooksPath, markCatalogueStale } from "./catalogue.js";
 
 const section = byId("view-book");
 const heading = byId("detail-heading");
@@ -47,7 +47,10 @@ function showAccountActions() {
 function showBook(book) {
   heading.textContent = book.title;
   document.title = `${book.title} – Bookstore`;
-  setText("detail-author", book.author);
+  const author = byId("detail-author");
+  author.textContent = book.author;
+  author.href = authorBooksPath(book.author);
+  author.title = `Books by ${book.author}`;
   setTime(byId("detail-published"), book.publication_date, formatDate);
   setText("detail-isbn", book.isbn);
   setTime(byId("detail-created"), book.created_at, formatDateTime);

@@ -1,15 +1,21 @@
 // The catalogue: search (as you type, after a pause), filters and sort order, all kept in the
 // address so a search can be bookmarked and shared; the list grows page by page, following
-// the API's cursor links, as the reader scrolls (or presses "Load more books").
+// the API's cursor links, as the reader scrolls (or presses "Load more books"). A search is
+// ranked by relevance unless the reader picks another order; when it finds nothing, the page
+// says which words (as the API read them) no book has, and when the API fell back to similar
+// spellings it says so and offers its correction.
 
 import { listBooks } from "../api.js";
 import { announce, byId, formatDate, setTime } from "../dom.js";
 import { clearFormErrors, showFormErrors } from "../form-errors.js";
 import { appPath, replaceQuery } from "../router.js";
 
-const FILTER_NAMES = ["search", "author", "published_after", "published_before"];
-const DATE_FILTER_NAMES = ["published_after", "published_before"];
+const FILTER_NAMES = ["search", "author_name", "published_after", "published_before"];
+/** The filters besides the search: when a search finds nothing, they may be why. */
+const NARROWING_FILTER_NAMES = ["author_name", "published_after", "published_before"];
+/** The API's order without a search, and with one: neither is written in the address. */
 const DEFAULT_ORDERING = "-created_at";
+const SEARCH_ORDERING = "relevance";
 const PAGE_SIZE = 20;
 /** Typing pauses this long before the search runs: one request per pause, not per key. */
 const TYPING_DELAY_MS = 350;
@@ -21,11 +27,13 @@ const heading = byId("catalogue-heading");
 const form = byId("catalogue-filters");
 const moreFilters = byId("more-filters");
 const orderingSelect = byId("filter-ordering");
+const relevanceOption = byId("filter-ordering-relevance");
 const searchInput = byId("filter-search");
 const list = byId("book-list");
 const cardTemplate = byId("book-card-template");
 const status = byId("catalogue-status");
 const errorBox = byId("catalogue-error");
+const similarNotice = byId("catalogue-similar");
 const empty = byId("catalogue-empty");
 const loading = byId("catalogue-loading");
 const loadMoreButton = byId("load-more");
@@ -42,6 +50,7 @@ const state = {
   count: 0,
   loading: false,
   failure: null, // the ApiError of the last load, until a load succeeds
+  search: null, // how the API read the search of the list on screen ({words, isbns, ...})
   controller: null, // aborts the request of a list that is no longer wanted
   stale: false, // a book was added, changed or deleted since the list was loaded
   scrollY: 0,
@@ -49,17 +58,27 @@ const state = {
   typingTimer: 0,
 };
 
+function defaultOrdering(searching) {
+  return searching ? SEARCH_ORDERING : DEFAULT_ORDERING;
+}
+
+function filterValue(params, name) {
+  // Addresses bookmarked before the forgiving author filter said `author=`.
+  const value = params.get(name) ?? (name === "author_name" ? params.get("author") : null);
+  return (value || "").trim();
+}
+
 /** The list's query from any parameters: known names, trimmed, defaults left out. */
 function normalizedQuery(params) {
   const query = new URLSearchParams();
   for (const name of FILTER_NAMES) {
-    const value = (params.get(name) || "").trim();
+    const value = filterValue(params, name);
     if (value) query.set(name, value);
   }
+  const searching = query.has("search");
   const ordering = params.get("ordering");
-  if (ordering && ordering !== DEFAULT_ORDERING && ORDERINGS.has(ordering)) {
-    query.set("ordering", ordering);
-  }
+  const possible = ORDERINGS.has(ordering) && (searching || ordering !== SEARCH_ORDERING);
+  if (possible && ordering !== defaultOrdering(searching)) query.set("ordering", ordering);
   return query;
 }
 
@@ -67,10 +86,36 @@ function queryFromForm() {
   return normalizedQuery(new URLSearchParams(new FormData(form)));
 }
 
+/** The catalogue's address showing the books of `author` (the forgiving author filter). */
+export function authorBooksPath(author) {
+  return appPath(`?${new URLSearchParams({ author_name: author })}`);
+}
+
+/**
+ * "Relevance" is in the sort control only while there is a search (the API refuses it
+ * otherwise). The order follows the search: starting one turns the default order into
+ * relevance, ending one turns relevance back into the default; an order the reader picked
+ * stays.
+ */
+function offerRelevance(searching) {
+  const wasSearching = !relevanceOption.disabled;
+  if (searching && !wasSearching && orderingSelect.value === DEFAULT_ORDERING) {
+    orderingSelect.value = SEARCH_ORDERING;
+  }
+  if (!searching && orderingSelect.value === SEARCH_ORDERING) {
+    orderingSelect.value = DEFAULT_ORDERING;
+  }
+  relevanceOption.disabled = !searching;
+  relevanceOption.hidden = !searching;
+}
+
 function fillForm(query) {
   for (const name of FILTER_NAMES) form.elements.namedItem(name).value = query.get(name) || "";
-  orderingSelect.value = query.get("ordering") || DEFAULT_ORDERING;
-  if (["author", ...DATE_FILTER_NAMES].some((name) => query.has(name))) moreFilters.open = true;
+  const searching = query.has("search");
+  relevanceOption.disabled = !searching;
+  relevanceOption.hidden = !searching;
+  orderingSelect.value = query.get("ordering") || defaultOrdering(searching);
+  if (NARROWING_FILTER_NAMES.some((name) => query.has(name))) moreFilters.open = true;
 }
 
 function isFiltered(query) {
@@ -88,7 +133,10 @@ function cardFor(book) {
   link.href = appPath(`books/${book.id}/`);
   link.textContent = book.title;
   link.dataset.bookId = String(book.id);
-  card.querySelector(".book-card__author").textContent = book.author;
+  const author = card.querySelector(".book-card__author");
+  author.href = authorBooksPath(book.author);
+  author.textContent = book.author;
+  author.title = `Books by ${book.author}`;
   setTime(card.querySelector(".book-card__date"), book.publication_date, formatDate);
   card.querySelector(".book-card__summary").textContent = book.summary;
   return card;
@@ -99,6 +147,63 @@ function statusText() {
   const books = `${state.count} book${state.count === 1 ? "" : "s"}`;
   const found = isFiltered(state.query) ? ` found` : "";
   return state.nextPageUrl ? `${books}${found} so far; more below.` : `${books}${found}.`;
+}
+
+function quoted(words) {
+  return words.map((word) => `“${word}”`).join(", ");
+}
+
+/** What no book has: the ISBNs and words of the search, as the API read them. */
+function notFoundTitle(search) {
+  const words = search?.words || [];
+  const isbns = search?.isbns || [];
+  const missing = [];
+  if (isbns.length === 1) missing.push(`the ISBN ${isbns[0]}`);
+  if (isbns.length > 1) missing.push(`any of the ISBNs ${isbns.join(", ")}`);
+  if (words.length === 1) missing.push(`the word ${quoted(words)}`);
+  if (words.length > 1) missing.push(`all of these words: ${quoted(words)}`);
+  return missing.length ? `No book has ${missing.join(", nor ")}.` : "No books match your search.";
+}
+
+/** The empty state's title and text: why nothing is listed, and what to try. */
+function emptyExplanation(query, search) {
+  const narrowed = NARROWING_FILTER_NAMES.some((name) => query.has(name));
+  if (query.has("search")) {
+    return {
+      title: notFoundTitle(search),
+      text: narrowed
+        ? "The author and date filters may be excluding books: " +
+          "clear them to search the whole catalogue."
+        : "Try fewer or different words, or clear the search.",
+    };
+  }
+  if (narrowed) {
+    return {
+      title: "No books match these filters.",
+      text: "Try another author or other dates, or clear the filters.",
+    };
+  }
+  return { title: "The catalogue is empty.", text: "No books have been added yet." };
+}
+
+/** Says that the list shows similar spellings, and offers the API's correction as a search. */
+function renderSimilar() {
+  const similar = state.count > 0 && state.search?.similar === true;
+  similarNotice.hidden = !similar;
+  if (!similar) return;
+  const text = byId("catalogue-similar-text");
+  const lead = `No exact matches for “${state.query.get("search")}”. Showing similar books`;
+  const correction = state.search.did_you_mean;
+  if (!correction) {
+    text.replaceChildren(`${lead}.`);
+    return;
+  }
+  const params = new URLSearchParams(state.query);
+  params.set("search", correction);
+  const link = document.createElement("a");
+  link.href = appPath(`?${normalizedQuery(params)}`);
+  link.textContent = correction;
+  text.replaceChildren(`${lead} — did you mean `, link, "?");
 }
 
 /** Shows what the state says: loading, results, the end, empty, or a failure. */
@@ -115,14 +220,10 @@ function renderState() {
   empty.hidden = !isEmpty;
   clearButton.hidden = !isFiltered(state.query) || isEmpty; // the empty state has its own
   if (isEmpty) {
-    const filtered = isFiltered(state.query);
-    byId("catalogue-empty-title").textContent = filtered
-      ? "No books match your search."
-      : "The catalogue is empty.";
-    byId("catalogue-empty-text").textContent = filtered
-      ? "Try fewer or different words, or clear the search and filters."
-      : "No books have been added yet.";
-    byId("catalogue-empty-clear").hidden = !filtered;
+    const { title, text } = emptyExplanation(state.query, state.search);
+    byId("catalogue-empty-title").textContent = title;
+    byId("catalogue-empty-text").textContent = text;
+    byId("catalogue-empty-clear").hidden = !isFiltered(state.query);
   }
 }
 
@@ -167,11 +268,18 @@ async function fetchPage(request) {
   list.append(...page.books.map(cardFor));
   state.count += page.books.length;
   state.nextPageUrl = page.nextPageUrl;
+  if (!isNextPage) {
+    state.search = page.search;
+    renderSimilar();
+  }
   renderState();
   if (isNextPage) {
     announce(`Loaded ${page.books.length} more. ${statusText()}`);
+  } else if (state.count === 0) {
+    const { title, text } = emptyExplanation(state.query, state.search);
+    announce(`${title} ${text}`);
   } else {
-    announce(state.count === 0 ? byId("catalogue-empty-title").textContent : statusText());
+    announce(similarNotice.hidden ? statusText() : `${similarNotice.textContent} ${statusText()}`);
   }
   // A tall screen may still show the end of the list: keep filling it.
   window.requestAnimationFrame(loadMoreIfNearEnd);
@@ -183,10 +291,12 @@ function load(query) {
   state.shownKey = query.toString();
   state.stale = false;
   state.failure = null;
+  state.search = null;
   state.count = 0;
   state.nextPageUrl = null;
   list.replaceChildren();
   errorBox.hidden = true;
+  similarNotice.hidden = true;
   setDocumentTitle(query);
   const apiQuery = new URLSearchParams(query);
   apiQuery.set("page_size", String(PAGE_SIZE));
@@ -215,6 +325,7 @@ function applyForm({ force = false } = {}) {
 /** Empties the search and filters; the sort order stays. */
 function clearSearchAndFilters() {
   for (const name of FILTER_NAMES) form.elements.namedItem(name).value = "";
+  offerRelevance(false);
   applyForm();
   searchInput.focus();
 }
@@ -222,6 +333,7 @@ function clearSearchAndFilters() {
 form.addEventListener("input", (event) => {
   const control = event.target;
   if (control.type === "date" || control === orderingSelect) return; // see "change"
+  if (control === searchInput) offerRelevance(searchInput.value.trim() !== "");
   window.clearTimeout(state.typingTimer);
   state.typingTimer = window.setTimeout(applyForm, TYPING_DELAY_MS);
 });
