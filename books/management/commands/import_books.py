@@ -32,6 +32,7 @@ from books.importing.readers import (
 )
 from books.importing.report import ErrorReport, display_value
 from books.importing.upsert import UnsupportedDatabase
+from books.statistics import analyze_books
 
 #: Without a terminal, one progress line at most this often.
 LOG_INTERVAL_SECONDS = 5.0
@@ -163,6 +164,9 @@ class Command(BaseCommand):
                     summary = self._import(source, report, options, on_progress)
         except (ImportFileError, UnsupportedDatabase) as error:
             raise CommandError(str(error)) from error
+        if not summary.dry_run and (summary.inserted or summary.updated):
+            # So that a search straight after a big import is planned on statistics, not guesses.
+            analyze_books(using=options["database"])
         self._print_errors(report, options["errors"])
         self.stdout.write(self._summary_line(options["file"], summary))
         for note in self._notes(summary):

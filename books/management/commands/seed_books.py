@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from books import services
 from books.demo import demo_books
 from books.models import Book
+from books.statistics import analyze_books
 
 #: Books validated and inserted per batch (one INSERT on PostgreSQL), bounding memory too.
 BATCH = 1000
@@ -46,5 +47,7 @@ class Command(BaseCommand):
             present += len(taken)
             if options["verbosity"] > 1:
                 self.stdout.write(f"  {added + present}/{count}")
+        if added:
+            analyze_books()
         seconds = time.monotonic() - started
         self.stdout.write(f"Added {added} books ({present} were already there) in {seconds:.1f} s.")
