@@ -4,14 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-DEMO_BOOKS ?= 300
 export HOST PORT
 
 .DEFAULT_GOAL := help
 .PHONY: help run dev test browser wrk nginx faults cluster-test docker-test schemathesis lint format requirements bench bench-import clean
 
 help:
-	@echo "make run    - install, migrate, load demo books, serve on http://$(HOST):$(PORT)/"
+	@echo "make run    - install, migrate, load the demo catalogue (real books), serve on http://$(HOST):$(PORT)/"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make dev    - development server with autoreload (DEBUG on)"
 	@echo "make lint   - ruff and mypy"
@@ -43,7 +42,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.installed-run .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py seed_books $(DEMO_BOOKS)
+	$(BIN)/python manage.py import_books books/data/demo-books.csv --no-progress
 	@echo ""
 	@echo "  API root:  http://$(HOST):$(PORT)/"
 	@echo "  Books:     http://$(HOST):$(PORT)/books/"
