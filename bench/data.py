@@ -53,9 +53,21 @@ _STOP_WORDS_TEXT = (
     "yourself yourselves"
 )
 _STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
-#: PostgreSQL's English stop words of one or two letters: never a query of the broadest kind.
-_SHORT_STOP_WORDS_TEXT = "a i s t am an as at be by do he if in is it me my no of on or so to up we"
-_SHORT_STOP_WORDS = frozenset(_SHORT_STOP_WORDS_TEXT.split())
+#: PostgreSQL's English stop words (tsearch_data/english.stop): no broadest search is one.
+_ENGLISH_STOP_WORDS_TEXT = (
+    "i me my myself we our ours ourselves you your yours yourself yourselves he him his himself "
+    "she her hers herself it its itself they them their theirs themselves what which who whom "
+    "this that these those am is are was were be been being have has had having do does did "
+    "doing a an the and but if or because as until while of at by for with about against "
+    "between into through during before after above below to from up down in out on off over "
+    "under again further then once here there when where why how all any both each few more "
+    "most other some such no nor not only own same so than too very s t can will just don "
+    "should now"
+)
+_ENGLISH_STOP_WORDS = frozenset(_ENGLISH_STOP_WORDS_TEXT.split())
+#: The shortest word a search reads as a prefix (books.search.terms.PREFIX_MIN_LENGTH):
+#: the broadest searches are beginnings of words this long.
+PREFIX_MIN_LENGTH = 3
 
 #: One author in this many has an accented surname.
 ACCENTED_AUTHOR_EVERY = 16
@@ -131,8 +143,9 @@ class SearchProbes:
     - isbn: a book's ISBN, hyphenated, as an ISBN-13 or (one in three) an ISBN-10;
     - deep_words: the most common title words alone, whose relevance-ordered results run to
       many pages (the deep-page scenario follows their ``next`` links);
-    - broadest: the broadest searches there are: the commonest words alone, the commonest
-      two-letter beginnings of words alone and in pairs, and "a e i o".
+    - broadest: the broadest searches there are: the commonest three-letter beginnings of
+      words (the shortest a search reads as a prefix) alone and in pairs, the commonest words
+      alone, and "a e i o".
     """
 
     common: list[str] = field(default_factory=list)
@@ -270,21 +283,22 @@ def common_words(sentences: Iterable[str], title_words: Iterable[str], count: in
 
 
 def broadest_queries(sentences: Iterable[str], common: list[str]) -> list[str]:
-    """The broadest searches: the six commonest words alone, the eight commonest two-letter
-    beginnings of the summaries' words (stop words left out) alone, four pairs of them, and
-    "a e i o"."""
+    """The broadest searches: the eight commonest beginnings of the summaries' words that are
+    as short as a prefix may be (``PREFIX_MIN_LENGTH`` letters; no stop word) alone, four
+    pairs of them, the six commonest title words alone, and "a e i o" (one-letter words match
+    whole words only: a broad-looking search that is not)."""
     beginnings = Counter(
-        word[:2]
+        word[:PREFIX_MIN_LENGTH]
         for sentence in sentences
         for word in sentence.lower().rstrip(".").split()
-        if len(word) >= 2
+        if len(word) >= PREFIX_MIN_LENGTH
     )
     ranked = sorted(
-        (pair for pair in beginnings if pair.isalpha() and pair not in _SHORT_STOP_WORDS),
-        key=lambda pair: (-beginnings[pair], pair),
+        (part for part in beginnings if part.isalpha() and part not in _ENGLISH_STOP_WORDS),
+        key=lambda part: (-beginnings[part], part),
     )[:8]
-    pairs = [f"{ranked[index]} {ranked[index + 1]}" for index in range(0, min(8, len(ranked)), 2)]
-    return [*common[:6], *ranked, *pairs, "a e i o"]
+    pairs = [f"{ranked[index]} {ranked[index + 1]}" for index in range(0, len(ranked) - 1, 2)]
+    return [*ranked, *pairs, *common[:6], "a e i o"]
 
 
 class _Reservoir(Generic[T]):

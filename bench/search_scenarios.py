@@ -15,9 +15,10 @@ Each is a wrk run over a file of varied ``/books/?search=...`` paths made from t
 - search_isbn: a book's ISBN, hyphenated ("978-1-9872-7824-8", "1-358-30269-3");
 - search_deep: relevance-ordered pages 26 to 51 of the commonest words alone, reached by
   following the server's own ``next`` links before the run (the cursors are the server's);
-- search_worst: the broadest searches there are (the commonest words alone, the commonest
-  two-letter beginnings of words, "a e i o"): what bounds them is the statement timeout, so a
-  503 is an expected answer here: counted and reported as a share, not as an error.
+- search_worst: the broadest searches there are (the commonest three-letter beginnings of
+  words, "pro" or "con", alone and in pairs; the commonest words alone; "a e i o"): what
+  bounds them is the statement timeout, so a 503 is an expected answer here: counted and
+  reported as a share, not as an error.
 
 With the read cache on, every path of a file is read from Redis after its first request, and
 the figures would be the cache's: the existing "search: 2 words + author" scenario measures
