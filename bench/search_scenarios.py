@@ -13,8 +13,9 @@ Each is a wrk run over a file of varied ``/books/?search=...`` paths made from t
 - search_accent: an accented surname or title word typed without accents ("bronte",
   "miserables engine");
 - search_isbn: a book's ISBN, hyphenated ("978-1-9872-7824-8", "1-358-30269-3");
-- search_deep: relevance-ordered pages 26 to 51 of the commonest words alone, reached by
-  following the server's own ``next`` links before the run (the cursors are the server's);
+- search_deep: relevance-ordered pages 27 to 51 of the commonest words alone (books 521 to
+  1,020 of each), reached by following the server's own ``next`` links before the run (the
+  cursors are the server's); a catalogue with fewer pages gives the back half of its walk;
 - search_worst: the broadest searches there are (the commonest three-letter beginnings of
   words, "pro" or "con", alone and in pairs; the commonest words alone; "a e i o"): what
   bounds them is the statement timeout, so a 503 is an expected answer here: counted and
@@ -55,7 +56,7 @@ SCENARIOS = {
     "search_typo": "search (no cache): misspelled word",
     "search_accent": "search (no cache): accented, typed plain",
     "search_isbn": "search (no cache): hyphenated ISBN",
-    DEEP: "search (no cache): relevance page 26-51",
+    DEEP: "search (no cache): deep relevance page",
     WORST: "search (no cache): broadest (bounded)",
 }
 #: Each scenario's stated target.
@@ -65,9 +66,9 @@ TARGETS = {
 }
 #: Statuses a scenario expects besides 2xx: counted apart, not as errors.
 EXPECTED_STATUSES = {WORST: ("503",)}
-#: The deep-page walks follow ``next`` this many pages from a search's first page ...
+#: The deep-page walks follow ``next`` this many times from a search's first page (to page 51)
 DEEP_PAGES = 50
-#: ... and the scenario reads the pages after this many (the back half of the walk).
+#: ... and the scenario reads the pages after the first this many of them (pages 27 to 51).
 DEEP_FROM = 25
 #: Paths of each scenario read once before its run to describe the answers.
 CHECK_SAMPLE = 40
