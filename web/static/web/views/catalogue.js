@@ -153,8 +153,8 @@ function quoted(words) {
   return words.map((word) => `“${word}”`).join(", ");
 }
 
-/** What no book has: the ISBNs and words of the search, as the API read them. */
-function notFoundTitle(search) {
+/** What no book (that the filters let through) has: the search's ISBNs and words, as read. */
+function notFoundTitle(search, narrowed) {
   const words = search?.words || [];
   const isbns = search?.isbns || [];
   const missing = [];
@@ -162,7 +162,8 @@ function notFoundTitle(search) {
   if (isbns.length > 1) missing.push(`any of the ISBNs ${isbns.join(", ")}`);
   if (words.length === 1) missing.push(`the word ${quoted(words)}`);
   if (words.length > 1) missing.push(`all of these words: ${quoted(words)}`);
-  return missing.length ? `No book has ${missing.join(", nor ")}.` : "No books match your search.";
+  if (!missing.length) return "No books match your search.";
+  return `No book ${narrowed ? "that fits the filters " : ""}has ${missing.join(", nor ")}.`;
 }
 
 /** The empty state's title and text: why nothing is listed, and what to try. */
@@ -170,7 +171,7 @@ function emptyExplanation(query, search) {
   const narrowed = NARROWING_FILTER_NAMES.some((name) => query.has(name));
   if (query.has("search")) {
     return {
-      title: notFoundTitle(search),
+      title: notFoundTitle(search, narrowed),
       text: narrowed
         ? "The author and date filters may be excluding books: " +
           "clear them to search the whole catalogue."
