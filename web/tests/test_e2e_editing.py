@@ -66,7 +66,8 @@ def test_adding_a_book_shows_the_apis_field_errors_then_saves(
     assert stored["isbn"] == isbn
 
     page.get_by_role("link", name="Back to the catalogue").click()
-    expect(book_cards(page).first.get_by_role("link")).to_have_text(new_title)  # newest first
+    newest = book_cards(page).first.locator(".book-card__link")
+    expect(newest).to_have_text(new_title)
 
 
 def test_editing_a_book_saves_the_changes(
