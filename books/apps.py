@@ -5,3 +5,7 @@ class BooksConfig(AppConfig):
     """The catalogue: books, their rules, and the API over them."""
 
     name = "books"
+
+    def ready(self) -> None:
+        # SQLite's search functions, registered on every new connection.
+        from books.search import sqlite  # noqa: F401

@@ -4,65 +4,35 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
-from django.db import connections
-from django.db.models import Func, Q, QuerySet, TextField
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from books.dates import parse_iso_date
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import Book
+from books.search import ranking
+from books.search.terms import MAX_LENGTH as SEARCH_MAX_LENGTH
+from books.search.terms import MAX_WORDS as SEARCH_MAX_WORDS
+from books.search.terms import parse
 
-#: A search of more words than this is refused: each word is a condition on three columns.
-SEARCH_MAX_WORDS = 10
-SEARCH_MAX_LENGTH = 200
-
-
-class LettersAndDigits(Func):
-    """Its arguments joined by spaces, with every run of characters other than letters and
-    digits made one space: so PostgreSQL's parser sees plain words only, and reads no
-    e-mail address, URL, file path, number with a point or HTML tag as one token (or, for tags
-    and URL schemes, as no token at all), which would make those words unsearchable."""
-
-    function = "REGEXP_REPLACE"
-    template = "%(function)s(%(expressions)s, '[^[:alnum:]]+', ' ', 'g')"
-    arg_joiner = " || ' ' || "
-    output_field = TextField()
-
-
-#: What the search reads on PostgreSQL. The 'simple' configuration lowercases and neither
-#: stems nor drops stop words, so every word of a book is found by any of its prefixes; a
-#: fixed configuration makes the expression immutable, so it is indexed: migration 0003
-#: creates the GIN index "book_search_idx" on exactly this expression (test_indexes.py
-#: checks that the planner uses it).
-SEARCH_DOCUMENT = SearchVector(LettersAndDigits("title", "author", "summary"), config="simple")
-
-
-def search_words(value: str) -> list[str]:
-    """The search's words as the full-text search matches them, without the redundant ones.
-
-    A word that is a prefix of another one of the search (``drag`` beside ``dragon``) is
-    implied by it, so only the longer one is kept: the same books, less work for the index.
-    """
-    # A word is a run of letters and decimal digits, as PostgreSQL's [:alnum:] reads them
-    # (not "²" or "½", which str.isalnum() would take): everything else separates words.
-    letters_and_digits = "".join(c if c.isalpha() or c.isdecimal() else " " for c in value)
-    words = set(letters_and_digits.lower().split())
-    return sorted(
-        word for word in words if not any(o != word and o.startswith(word) for o in words)
-    )
-
-
-def search_prefix_query(words: list[str]) -> SearchQuery:
-    """A tsquery where every word must begin a word of the book: ``'drag':* & 'le':*``.
-
-    The words are runs of letters and digits only (see search_words), so no quote, backslash,
-    operator or parenthesis from the client reaches the tsquery syntax.
-    """
-    raw = " & ".join(f"'{word}':*" for word in words)
-    return SearchQuery(raw, search_type="raw", config="simple")
+#: The search's rules, as the schema and README state them.
+SEARCH_HELP = (
+    "Words in any order, separated by spaces or punctuation; every word must match the title, "
+    "author or summary. Case and accents are ignored (`miserables` finds *Les Misérables*), "
+    "English word forms match (`dragons` finds *dragon*), and a word of three or more "
+    "letters also matches the beginning of a longer one (`drag` finds *Dragonflight*); "
+    "shorter words match whole words only. An ISBN in any spelling (hyphens, spaces, "
+    "ISBN-10 or -13, an `ISBN:` prefix) finds that book. Results are ordered by relevance "
+    "unless `ordering` says otherwise: the ISBN's book, then a title that is the search, "
+    "then titles with the words as a phrase, then titles with every word, then title and "
+    "author together, then the summary; ties by id. When nothing matches exactly, books "
+    "whose title or author is close to the words are listed instead (typos: `tolkein` finds "
+    "Tolkien) and the response's `search.similar` is true, with a `search.did_you_mean`. "
+    f"At most {SEARCH_MAX_WORDS} words and {SEARCH_MAX_LENGTH} characters. The same rules "
+    "on PostgreSQL and SQLite."
+)
 
 
 class IsbnFormField(forms.CharField):
@@ -111,7 +81,17 @@ class BookFilter(django_filters.FilterSet):
         field_name="author",
         lookup_expr="iexact",
         max_length=100,
-        help_text="Author, matched exactly but case-insensitively.",
+        help_text="Author, matched exactly but case-insensitively (see `author_name`).",
+    )
+    author_name = django_filters.CharFilter(
+        method="filter_author_name",
+        max_length=100,
+        help_text=(
+            "Author as people type it: every word begins a word of the author's name, "
+            "ignoring case, accents and punctuation, so `tolkien`, `J.R.R. Tolkien` and "
+            "`j r r tolkien` all find *J. R. R. Tolkien*, and `garcia marquez` finds "
+            "*Gabriel García Márquez*. Words of one or two letters (initials) match whole."
+        ),
     )
     isbn = IsbnFilter(
         field_name="isbn", help_text="ISBN-10 or ISBN-13, with or without hyphens or spaces."
@@ -127,39 +107,26 @@ class BookFilter(django_filters.FilterSet):
         help_text="Published on or before this date (YYYY-MM-DD).",
     )
     search = SearchFilter(
-        method="filter_search",
-        max_length=SEARCH_MAX_LENGTH,
-        help_text=(
-            "Words separated by spaces; every word must match, ignoring case, in the title, "
-            "author or summary. Full-text search (PostgreSQL): a word matches the beginning "
-            "of a word of the book (`drag` finds *Dragonflight*, not *Snapdragon*); words "
-            "are runs of letters and digits, so punctuation separates them (`o'neil` is "
-            "`o` and `neil`) and a search word without letters or digits is ignored. On a "
-            "SQLite database (development) a word matches anywhere in the text instead, "
-            "punctuation included. Text that is not valid UTF-8 matches nothing. "
-            f"At most {SEARCH_MAX_WORDS} words."
-        ),
+        method="filter_search", max_length=SEARCH_MAX_LENGTH, help_text=SEARCH_HELP
     )
 
     class Meta:
         model = Book
-        fields = ["author", "isbn", "published_after", "published_before", "search"]
+        fields = ["author", "author_name", "isbn", "published_after", "published_before", "search"]
+
+    def filter_author_name(self, queryset: QuerySet[Book], name: str, value: str) -> QuerySet[Book]:
+        if "\ufffd" in value:  # not UTF-8: what was meant is unknown
+            return queryset.none()
+        return ranking.author_condition(queryset, value)
 
     def filter_search(self, queryset: QuerySet[Book], name: str, value: str) -> QuerySet[Book]:
         if "\ufffd" in value:
             # Django decodes bytes that are not UTF-8 to U+FFFD: what was meant is unknown.
-            return queryset.none()
-        if connections[queryset.db].vendor == "postgresql":
-            words = search_words(value)
-            if not words:
-                return queryset
-            # alias(), not annotate(): the document is matched, never selected.
-            return queryset.alias(search_document=SEARCH_DOCUMENT).filter(
-                search_document=search_prefix_query(words)
-            )
-        # SQLite has no full-text index to use here: each word is a substring test instead.
-        for word in value.split():
-            queryset = queryset.filter(
-                Q(title__icontains=word) | Q(author__icontains=word) | Q(summary__icontains=word)
-            )
+            queryset = queryset.none()
+        state = ranking.SearchState(parse(value))
+        if self.request is None:  # manage.py export_books
+            return ranking.matching(queryset, state)
+        # Recorded here, applied by the view: in relevance order the pagination reads the
+        # matches tier by tier (books.search.ranking); otherwise they are one condition.
+        self.request.book_search = state
         return queryset

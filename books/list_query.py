@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from books.dates import parse_iso_date
 from books.filters import SEARCH_MAX_LENGTH, SEARCH_MAX_WORDS, BookFilter
 from books.isbn import normalize_isbn
-from books.pagination import BookCursorPagination
+from books.pagination import RELEVANCE, BookCursorPagination
 
 Pagination = BookCursorPagination
 
@@ -46,8 +46,9 @@ def canonical_query(params: Mapping[str, str]) -> str | None:
     if unknown_parameters(params):
         return None
     canonical: dict[str, str] = {}
+    searching = Pagination.is_search(params.get("search"))
     for name in sorted(params):
-        value = _canonical_value(name, params[name])
+        value = _canonical_value(name, params[name], searching=searching)
         if value is None:
             return None
         if value:
@@ -55,7 +56,7 @@ def canonical_query(params: Mapping[str, str]) -> str | None:
     return urlencode(canonical)
 
 
-def _canonical_value(name: str, raw: str) -> str | None:
+def _canonical_value(name: str, raw: str, *, searching: bool) -> str | None:
     """The value as the list reads it; "" when it changes nothing; None when it is invalid."""
     if name == Pagination.page_size_query_param:
         if not raw.isascii() or not raw.isdigit() or not raw.lstrip("0"):
@@ -65,9 +66,10 @@ def _canonical_value(name: str, raw: str) -> str | None:
         size = min(size, Pagination.max_page_size)
         return "" if size == Pagination.page_size else str(size)
     if name == Pagination.ordering_query_param:
-        if not Pagination.is_ordering(raw):
+        if not Pagination.is_ordering(raw) or (raw == RELEVANCE and not searching):
             return None
-        return "" if raw == Pagination.default_ordering else raw
+        default = RELEVANCE if searching else Pagination.default_ordering
+        return "" if raw == default else raw
     if name in (Pagination.cursor_query_param, FORMAT_PARAMETER):
         return raw  # the cursor is signed: its validity is the pagination's to decide
     value = raw.strip()  # the filters' form fields strip, and skip a blank value
@@ -83,7 +85,9 @@ def _canonical_value(name: str, raw: str) -> str | None:
     if name == "author" and len(value) > _AUTHOR_MAX_LENGTH:
         return None
     if name == "search" and (
-        len(value) > SEARCH_MAX_LENGTH or len(value.split()) > SEARCH_MAX_WORDS
+        len(value) > SEARCH_MAX_LENGTH or len(value.split()) > SEARCH_MAX_WORDS or "\ufffd" in value
     ):
+        return None
+    if name == "author_name" and len(value) > _AUTHOR_MAX_LENGTH:
         return None
     return value

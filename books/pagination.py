@@ -6,6 +6,7 @@ whole walk exactly once, however many others insert and delete meanwhile. ``id``
 ties, so the order is total. Cursors are signed: a forged or edited one is a 400.
 """
 
+import contextlib
 import datetime
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +19,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from books.search import ranking
+
 _SIGNING_SALT = "books.pagination.cursor"
+#: The order of a search's matches by relevance (books.search.ranking): its default.
+RELEVANCE = "relevance"
 
 
 @dataclass(frozen=True)
 class Cursor:
     ordering: str  # e.g. "-created_at"
-    value: Any  # the sort field's value at the position
+    value: Any  # the sort field's value at the position; in relevance order [tier, score]
     id: int  # the id at the position (tie-breaker)
     backwards: bool  # True: the page *before* the position; False: the page after it
     inclusive: bool = False  # the position's own row belongs to the page
@@ -49,26 +54,26 @@ class BookCursorPagination(BasePagination):
         cursor = self._cursor(request, ordering)
         field = ordering.lstrip("-")
         self.field = field
+        self.search: ranking.SearchState | None = getattr(request, "book_search", None)
 
         # Scan towards the requested page: descending order read backwards is ascending.
         backwards = cursor is not None and cursor.backwards
-        scan_descending = ordering.startswith("-") != backwards
-        if scan_descending:
-            queryset = queryset.order_by(f"-{field}", "-id")
-        else:
-            queryset = queryset.order_by(field, "id")
-        if cursor is not None:
-            op = "lt" if scan_descending else "gt"
-            # The redundant bound gives PostgreSQL a range start on the (field, id) index: the
-            # OR alone made it read every row before the position (a middle page: 143 ms -> 0.05).
-            queryset = queryset.filter(**{f"{field}__{op}e": cursor.value}).filter(
-                Q(**{f"{field}__{op}": cursor.value})
-                | Q(
-                    **{field: cursor.value, f"id__{op}{'e' if cursor.inclusive else ''}": cursor.id}
-                )
+        if ordering == RELEVANCE:
+            assert self.search is not None  # _ordering() allows relevance with a search only
+            position = None
+            if cursor is not None:
+                tier, score = cursor.value
+                position = ranking.Position(tier, score, cursor.id)
+            rows = ranking.relevance_rows(
+                queryset,
+                self.search,
+                position,
+                backwards=backwards,
+                inclusive=cursor is not None and cursor.inclusive,
+                limit=size + 1,
             )
-
-        rows = list(queryset[: size + 1])
+        else:
+            rows = self._rows(queryset, field, cursor, ordering, backwards, size)
         has_more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -94,14 +99,44 @@ class BookCursorPagination(BasePagination):
             )
         return rows
 
+    def _rows(
+        self,
+        queryset: QuerySet[Any],
+        field: str,
+        cursor: Cursor | None,
+        ordering: str,
+        backwards: bool,
+        size: int,
+    ) -> list[Any]:
+        """Up to ``size`` + 1 rows from the cursor's position, in scan order."""
+        scan_descending = ordering.startswith("-") != backwards
+        if scan_descending:
+            queryset = queryset.order_by(f"-{field}", "-id")
+        else:
+            queryset = queryset.order_by(field, "id")
+        if cursor is not None:
+            op = "lt" if scan_descending else "gt"
+            # The redundant bound gives PostgreSQL a range start on the (field, id) index: the
+            # OR alone made it read every row before the position (a middle page: 143 ms -> 0.05).
+            queryset = queryset.filter(**{f"{field}__{op}e": cursor.value}).filter(
+                Q(**{f"{field}__{op}": cursor.value})
+                | Q(
+                    **{field: cursor.value, f"id__{op}{'e' if cursor.inclusive else ''}": cursor.id}
+                )
+            )
+        searching = self.search is not None
+        with ranking.deadline(queryset.db) if searching else contextlib.nullcontext():
+            return list(queryset[: size + 1])
+
     def get_paginated_response(self, data: Any) -> Response:
-        return Response(
-            {
-                "next": self.get_next_link(),
-                "previous": self.get_previous_link(),
-                "results": data,
-            }
-        )
+        body = {
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        }
+        if self.search is not None:
+            body["search"] = self.search.as_json()
+        return Response(body)
 
     def get_next_link(self) -> str | None:
         if self.first_page_is_next:
@@ -146,7 +181,13 @@ class BookCursorPagination(BasePagination):
         return min(size, self.max_page_size)  # larger values are clamped, as documented
 
     def _ordering(self, request: Request) -> str:
-        ordering = request.query_params.get(self.ordering_query_param, self.default_ordering)
+        searching = self.is_search(request.query_params.get("search"))
+        default = RELEVANCE if searching else self.default_ordering
+        ordering = request.query_params.get(self.ordering_query_param, default)
+        if ordering == RELEVANCE and not searching:
+            raise ValidationError(
+                {self.ordering_query_param: ["Ordering by relevance needs a search."]}
+            )
         if not self.is_ordering(ordering):
             choices = ", ".join(self._ordering_choices())
             raise ValidationError(
@@ -154,9 +195,25 @@ class BookCursorPagination(BasePagination):
             )
         return ordering
 
+    @staticmethod
+    def is_search(value: str | None) -> bool:
+        """Whether a ``search`` value searches: a blank one is no filter."""
+        return bool(value and value.strip())
+
+    @classmethod
+    def orders_by_relevance(cls, request: Request) -> bool:
+        ordering = request.query_params.get(cls.ordering_query_param)
+        return cls.is_search(request.query_params.get("search")) and ordering in (
+            None,
+            RELEVANCE,
+        )
+
     @classmethod
     def is_ordering(cls, ordering: str) -> bool:
-        """True for an ordering a client may choose: a sort field, with at most one "-"."""
+        """True for an ordering a client may choose: a sort field, with at most one "-", or
+        relevance (with a search)."""
+        if ordering == RELEVANCE:
+            return True
         return ordering.lstrip("-") in cls.ordering_fields and ordering.count("-") <= 1
 
     def _cursor(self, request: Request, ordering: str) -> Cursor | None:
@@ -185,7 +242,11 @@ class BookCursorPagination(BasePagination):
     # --- building cursors ----------------------------------------------------------------
 
     def _position(self, row: Model, *, backwards: bool) -> Cursor:
-        return Cursor(self.ordering, getattr(row, self.field), int(row.pk), backwards)
+        if self.ordering == RELEVANCE:
+            value: Any = [row.search_tier, float(row.search_score)]  # type: ignore[attr-defined]
+        else:
+            value = getattr(row, self.field)
+        return Cursor(self.ordering, value, int(row.pk), backwards)
 
     def _link(self, cursor: Cursor | None) -> str | None:
         if cursor is None:
@@ -214,6 +275,13 @@ class BookCursorPagination(BasePagination):
 
     @staticmethod
     def _decode_value(field: str, value: Any) -> Any:
+        if field == RELEVANCE:
+            tier, score = value
+            if not isinstance(tier, int) or not isinstance(score, int | float):
+                raise TypeError("a relevance position is [tier, score]")
+            if tier not in ranking.Tier.__members__.values():
+                raise ValueError("unknown tier")
+            return [tier, float(score)]
         if field == "publication_date":
             return datetime.date.fromisoformat(value)
         if field == "created_at":
@@ -225,7 +293,8 @@ class BookCursorPagination(BasePagination):
     # --- OpenAPI ---------------------------------------------------------------------------
 
     def _ordering_choices(self) -> list[str]:
-        return [prefix + name for name in self.ordering_fields for prefix in ("", "-")]
+        fields = [prefix + name for name in self.ordering_fields for prefix in ("", "-")]
+        return [RELEVANCE, *fields]
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         link = {"type": "string", "format": "uri", "nullable": True}
@@ -236,6 +305,35 @@ class BookCursorPagination(BasePagination):
                 "next": {**link, "description": "The next page, or null on the last one."},
                 "previous": {**link, "description": "The previous page, or null."},
                 "results": schema,
+                "search": {
+                    "type": "object",
+                    "description": "Present when the list was searched (`search`).",
+                    "required": ["words", "isbns", "similar", "did_you_mean"],
+                    "properties": {
+                        "words": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "The words searched for, lower case, in order.",
+                        },
+                        "isbns": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "ISBNs found in the search, as ISBN-13.",
+                        },
+                        "similar": {
+                            "type": "boolean",
+                            "description": (
+                                "True when nothing matched exactly and the results are books "
+                                "whose title or author is close to the words (typos)."
+                            ),
+                        },
+                        "did_you_mean": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "With `similar`: the search, corrected.",
+                        },
+                    },
+                },
             },
         }
 
@@ -264,7 +362,8 @@ class BookCursorPagination(BasePagination):
                 "in": "query",
                 "description": (
                     "Sort field, `-` for descending; ties are broken by `id`. "
-                    f"Default `{self.default_ordering}`."
+                    f"Default `{self.default_ordering}`, or `{RELEVANCE}` with a `search` "
+                    f"(`{RELEVANCE}` needs one)."
                 ),
                 "schema": {"type": "string", "enum": self._ordering_choices()},
             },

@@ -28,6 +28,7 @@ from books.models import Book
 from books.pagination import BookCursorPagination
 from books.permissions import BookPermissions, book_actions_allowed
 from books.renderers import CSVRenderer, ExportRenderer, JSONLinesRenderer
+from books.search import ranking
 from books.serializers import BookSerializer
 from books.throttling import WriteQuotaThrottle
 from core.conditional import PreconditionFailed, if_match_passes, if_none_match_hits
@@ -119,7 +120,13 @@ class BookViewSet(viewsets.ModelViewSet):
         # asked for (the common first page), as the list's profile showed (performance.md).
         if self.request.query_params.keys().isdisjoint(BookFilter.base_filters):
             return queryset
-        return super().filter_queryset(queryset)
+        queryset = super().filter_queryset(queryset)
+        search = getattr(self.request, "book_search", None)
+        if search is not None and not (
+            self.action == "list" and BookCursorPagination.orders_by_relevance(self.request)
+        ):
+            queryset = ranking.matching(queryset, search)
+        return queryset
 
     @extend_schema(
         filters=True,

@@ -361,6 +361,11 @@ WRITE_QUOTA_PER_DAY = env.int("WRITE_QUOTA_PER_DAY", default=10_000)
 # largest (100 books of 20,000-character summaries).
 READ_CACHE_LIST_BUDGET_BYTES = env.int("READ_CACHE_LIST_BUDGET_MB", default=64) * 2**20
 
+# --- Search (books.search) -------------------------------------------------------------
+# PostgreSQL stops a search's statement after this long and the API answers 503: the worst
+# search (only the commonest words) cannot hold a worker and a connection for longer.
+SEARCH_STATEMENT_TIMEOUT_MS = env.int("SEARCH_STATEMENT_TIMEOUT_MS", default=1000)
+
 # --- Django REST framework ------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -7,11 +7,13 @@ MAX_PAGES = 500  # a walk longer than this is a bug in the cursor, not a big lis
 
 
 def get_page(client: APIClient, url: str, params: dict[str, object] | None = None) -> dict:
-    """GET one page, asserting a 200 and exactly the envelope's keys."""
+    """GET one page, asserting a 200 and exactly the envelope's keys ("search" with a search)."""
     response = client.get(url, params or {})
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"next", "previous", "results"}
+    searched = bool(str((params or {}).get("search", "")).strip()) or "search=" in url
+    envelope = {"next", "previous", "results"}
+    assert set(body) == (envelope | {"search"} if searched else envelope), set(body)
     return body
 
 

@@ -21,6 +21,7 @@ from books.tests.factories import BookFactory, book_payload
 JSON = "application/json"
 WRITE_METHODS = ("post", "put", "patch", "delete")
 LIST_QUERY_PARAMETERS = {
+    "author_name",
     "cursor",
     "page_size",
     "ordering",
@@ -115,7 +116,11 @@ def test_schema_documents_the_pagination_envelope(schema: dict[str, Any]) -> Non
     page = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
 
     assert set(page["required"]) == {"next", "previous", "results"}
-    assert set(page["properties"]) == {"next", "previous", "results"}
+    # "search" is there only for a searched list.
+    assert set(page["properties"]) == {"next", "previous", "results", "search"}
+    search = page["properties"]["search"]
+    assert set(search["required"]) == {"words", "isbns", "similar", "did_you_mean"}
+    assert search["properties"]["similar"]["type"] == "boolean"
     for link in ("next", "previous"):
         assert page["properties"][link]["type"] == "string"
         assert page["properties"][link]["nullable"] is True
@@ -135,12 +140,12 @@ def test_schema_documents_the_list_query_parameters(schema: dict[str, Any]) -> N
     assert set(parameters) == LIST_QUERY_PARAMETERS
     assert not any(p.get("required") for p in parameters.values())
     assert parameters["ordering"]["schema"]["type"] == "string"
-    assert len(parameters["ordering"]["schema"]["enum"]) == 8
-    assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS
+    assert len(parameters["ordering"]["schema"]["enum"]) == 9
+    assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS | {"relevance"}
     assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1}
     assert parameters["published_after"]["schema"] == {"type": "string", "format": "date"}
     assert parameters["published_before"]["schema"] == {"type": "string", "format": "date"}
-    for name in ("cursor", "author", "isbn", "search"):
+    for name in ("cursor", "author", "author_name", "isbn", "search"):
         assert parameters[name]["schema"]["type"] == "string"
 
 
