@@ -288,3 +288,11 @@ def test_common_words_are_common_and_the_broadest_searches_broad(
     for query in probes.broadest:
         if query != "a e i o":
             assert sum(finds(query, book) for book in sample) >= 40, query
+
+
+def test_the_broadest_searches_follow_the_search_rules() -> None:
+    """The prefix length and stop words the broadest searches are made with are the search's."""
+    from books.search import terms
+
+    assert data.PREFIX_MIN_LENGTH == terms.PREFIX_MIN_LENGTH
+    assert data._ENGLISH_STOP_WORDS == terms.STOP_WORDS
