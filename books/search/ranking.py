@@ -72,6 +72,7 @@ class SearchState:
 class SearchTooSlow(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "search_timeout"
+    wait = 5  # DRF's handler sends it as Retry-After
 
     def __init__(self) -> None:
         seconds = settings.SEARCH_STATEMENT_TIMEOUT_MS / 1000

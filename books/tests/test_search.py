@@ -4,11 +4,16 @@ Each test runs on both databases (PostgreSQL's search_document, SQLite's FTS5 ta
 rules are the same on both.
 """
 
+from typing import Any
+
 import pytest
 from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from rest_framework.test import APIClient
 
 from books.models import Book
+from books.search import postgres, sqlite
 from books.search.terms import did_you_mean, fold, main_title, parse, split_words
 from books.tests.factories import BookFactory
 from books.tests.pages import LIST_URL
@@ -387,3 +392,35 @@ def test_any_search_text_is_answered_never_a_500(api_client: APIClient, search: 
     assert response.status_code == 200, response.content
     # A book holding the very text is always among the results, whatever the database.
     assert odd.id in {book["id"] for book in response.json()["results"]}
+
+
+# --- the worst case is bounded ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ordering", ["relevance", "title"])
+def test_a_search_over_its_time_is_a_503_with_retry_after(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any, ordering: str
+) -> None:
+    """PostgreSQL stops a search's statement at SEARCH_STATEMENT_TIMEOUT_MS. A slow search is
+    made here by a condition that sleeps; SQLite has no statement timeout (development)."""
+    make_book("Dune")
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 50
+    backend = postgres if POSTGRESQL else sqlite
+    sleeping = RawSQL(  # noqa: S611 - constant SQL
+        "pg_sleep(0.2) IS NOT NULL" if POSTGRESQL else "1 = 1", [], output_field=BooleanField()
+    )
+    monkeypatch.setattr(backend, "anywhere", lambda terms: sleeping)
+    monkeypatch.setattr(backend, "exact_title", lambda terms: sleeping)
+
+    response = api_client.get(LIST_URL, {"search": "dune", "ordering": ordering})
+
+    if POSTGRESQL:
+        assert response.status_code == 503, response.content
+        assert response["Retry-After"] == "5"
+        assert "longer than 0.05 s" in response.json()["detail"]
+    else:
+        assert response.status_code == 200
+    # The connection is usable again: the next request is answered.
+    monkeypatch.undo()
+    assert api_client.get(LIST_URL, {"search": "dune"}).status_code == 200
