@@ -28,13 +28,15 @@ _NAMES = 'books_fold("books_book"."title" || \' \' || "books_book"."author")'
 
 
 def _word(word: str) -> tuple[str, list[str]]:
-    """A tsquery for one word: its English stem or the word as written (so a stop word like
-    "it" still finds the title "It"), a prefix when long enough. Words are runs of letters and
+    """A tsquery for one word: its English stem as a whole word (``dragons`` finds "dragon"),
+    or the word as written, also as the beginning of a longer one when long enough (``drag``
+    finds "Dragonflight"; a stop word like "it" still finds the title "It"). Not the stem as a
+    prefix: "miser", the stem of ``miserables``, begins "misery". Words are runs of letters and
     digits (books.search.terms), so nothing of the client's reaches tsquery syntax."""
-    operand = word + (":*" if len(word) >= PREFIX_MIN_LENGTH else "")
+    typed = word + (":*" if len(word) >= PREFIX_MIN_LENGTH else "")
     return (
         "(to_tsquery('books_english', %s) || to_tsquery('books_simple', %s))",
-        [operand, operand],
+        [word, typed],
     )
 
 

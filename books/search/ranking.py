@@ -16,7 +16,7 @@ when it matches few.
 import contextlib
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -58,7 +58,6 @@ class SearchState:
     terms: SearchTerms
     similar: bool = False
     did_you_mean: str | None = None
-    corrected: tuple[str, ...] | None = field(default=None, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -150,13 +149,14 @@ def _similar(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Any] | No
         return queryset.filter(postgres.similar(terms)).annotate(
             search_score=postgres.similarity(terms)
         )
-    corrected = state.corrected or sqlite.corrected_words(terms, queryset.db)
-    if corrected is None:
+    corrected = sqlite.corrections(terms, queryset.db)
+    if not corrected:
         return None
-    state.corrected = corrected
-    state.did_you_mean = " ".join(corrected)
+    state.did_you_mean = " ".join(corrected.get(word, word) for word in terms.words)
     # As on PostgreSQL, the words too short for a typo are left out of the similar matches.
-    long_words = tuple(word for word in corrected if len(word) >= TYPO_MIN_LENGTH)
+    long_words = tuple(
+        corrected.get(word, word) for word in terms.required if len(word) >= TYPO_MIN_LENGTH
+    )
     fixed = SearchTerms(words=long_words, required=long_words)
     return queryset.filter(sqlite.anywhere(fixed)).annotate(
         search_score=Value(0.0, output_field=FloatField())

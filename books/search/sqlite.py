@@ -23,77 +23,89 @@ from books.search.terms import (
     main_title,
 )
 
-_IN_FTS = '"books_book"."id" IN (SELECT rowid FROM books_book_fts WHERE books_book_fts MATCH %s)'
+_IN_STEMS = '"books_book"."id" IN (SELECT rowid FROM books_book_fts WHERE books_book_fts MATCH %s)'
+_IN_WORDS = (
+    '"books_book"."id" IN (SELECT rowid FROM books_book_words WHERE books_book_words MATCH %s)'
+)
 
 
-def _word(word: str) -> str:
+def _quoted(word: str) -> str:
     # Words are runs of letters and digits (books.search.terms): safe inside double quotes.
-    return f'"{word}"' + ("*" if len(word) >= PREFIX_MIN_LENGTH else "")
+    return f'"{word}"'
 
 
-def _matches(query: str) -> RawSQL:
-    return RawSQL(_IN_FTS, [query], output_field=BooleanField())
+def _typed(word: str) -> str:
+    return _quoted(word) + ("*" if len(word) >= PREFIX_MIN_LENGTH else "")
 
 
-def _all_words(words: tuple[str, ...]) -> str:
-    return "(" + " AND ".join(_word(word) for word in words) + ")"
+def _words_in(words: tuple[str, ...], stemmed: str, typed: str) -> RawSQL:
+    """Every word in the ``stemmed`` columns as a stem (Porter, whole words) or in the
+    ``typed`` columns as written, also as a prefix: as on PostgreSQL (postgres._word)."""
+    parts = []
+    params = []
+    for word in words:
+        parts.append(f"({_IN_STEMS} OR {_IN_WORDS})")
+        params += [f"{{{stemmed}}} : {_quoted(word)}", f"{{{typed}}} : {_typed(word)}"]
+    return RawSQL(" AND ".join(parts), params, output_field=BooleanField())
 
 
 def _phrase(words: tuple[str, ...]) -> str:
-    return "{title} : (" + " + ".join(_word(word) for word in words) + ")"
+    return "{title} : (" + " + ".join(_quoted(word) for word in words) + ")"
 
 
 def exact_title(terms: SearchTerms) -> RawSQL:
     return RawSQL(
-        f'{_IN_FTS} AND books_main_title("books_book"."title") = %s',
+        f'{_IN_STEMS} AND books_main_title("books_book"."title") = %s',
         [_phrase(terms.words), fold(terms.phrase)],
         output_field=BooleanField(),
     )
 
 
 def title_phrase(terms: SearchTerms) -> RawSQL:
-    return _matches(_phrase(terms.words))
+    return RawSQL(_IN_STEMS, [_phrase(terms.words)], output_field=BooleanField())
 
 
 def in_title(terms: SearchTerms) -> RawSQL:
-    return _matches("{title} : " + _all_words(terms.required))
+    return _words_in(terms.required, "title", "title")
 
 
 def in_names(terms: SearchTerms) -> RawSQL:
-    return _matches("{title author} : " + _all_words(terms.required))
+    return _words_in(terms.required, "title author", "title author")
 
 
 def anywhere(terms: SearchTerms) -> RawSQL:
-    return _matches(_all_words(terms.required))
+    return _words_in(terms.required, "title author summary", "title author")
 
 
 def author_words(words: tuple[str, ...]) -> RawSQL:
     return RawSQL(
         '"books_book"."id" IN (SELECT rowid FROM books_book_words WHERE books_book_words MATCH %s)',
-        ["{author} : " + _all_words(words)],
+        ["{author} : (" + " AND ".join(_typed(word) for word in words) + ")"],
         output_field=BooleanField(),
     )
 
 
-def corrected_words(terms: SearchTerms, using: str) -> tuple[str, ...] | None:
-    """The search's words with each unknown one replaced by the closest word of the titles
-    and authors; None when no word needed (or found) a correction."""
+def corrections(terms: SearchTerms, using: str) -> dict[str, str]:
+    """Each word of the search that begins no word of the titles and authors, mapped to the
+    closest one that does (difflib's ratio, at least 0.6): empty when nothing needs or finds
+    a correction. Words shorter than TYPO_MIN_LENGTH are not corrected."""
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT term FROM books_book_words_vocab")
         vocabulary = [term for (term,) in cursor.fetchall()]
     known = set(vocabulary)
-    corrected = []
-    for word in (fold(word) for word in terms.required):
+    corrected = {}
+    for word in terms.required:
+        bare = fold(word)
         if (
-            word in known
-            or len(word) < TYPO_MIN_LENGTH
-            or any(term.startswith(word) for term in vocabulary)
+            bare in known
+            or len(bare) < TYPO_MIN_LENGTH
+            or any(term.startswith(bare) for term in vocabulary)
         ):
-            corrected.append(word)
             continue
-        close = difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.6)
-        corrected.append(close[0] if close else word)
-    return tuple(corrected) if list(corrected) != [fold(w) for w in terms.required] else None
+        close = difflib.get_close_matches(bare, vocabulary, n=1, cutoff=0.6)
+        if close:
+            corrected[word] = close[0]
+    return corrected
 
 
 def _register_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
