@@ -42,7 +42,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.installed-run .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py import_books books/data/demo-books.csv --no-progress
+	$(BIN)/python manage.py seed_books --real
 	@echo ""
 	@echo "  API root:  http://$(HOST):$(PORT)/"
 	@echo "  Books:     http://$(HOST):$(PORT)/books/"

@@ -174,3 +174,28 @@ def test_demo_books_have_dates_in_range_and_unique_valid_isbns(seed_value):
     assert len(set(isbns)) == len(isbns)
     assert all(stdnum_isbn.is_valid(isbn) and len(isbn) == 13 for isbn in isbns)
     assert all(set(book) == set(DEMO_FIELDS) for book in books)
+
+
+# --- The real demo catalogue (make run) -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_books_real_adds_the_real_catalogue_once_and_keeps_edits():
+    first = seed("--real")
+    total = Book.objects.count()
+    dune = Book.objects.get(isbn="9780340839935")
+    Book.objects.filter(pk=dune.pk).update(summary="Edited by a reader.")
+
+    second = seed("--real")
+
+    assert total == 387
+    assert_report(first, added=387, present=0)
+    assert_report(second, added=0, present=387)
+    assert Book.objects.get(pk=dune.pk).summary == "Edited by a reader."
+
+
+@pytest.mark.django_db
+def test_seed_books_wants_a_count_or_real_not_both():
+    for args in ((), ("5", "--real")):
+        with pytest.raises(CommandError):
+            seed(*args)
