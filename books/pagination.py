@@ -29,7 +29,7 @@ RELEVANCE = "relevance"
 @dataclass(frozen=True)
 class Cursor:
     ordering: str  # e.g. "-created_at"
-    value: Any  # the sort field's value at the position; in relevance order [tier, score]
+    value: Any  # the sort field's value at the position; in relevance order the tier
     id: int  # the id at the position (tie-breaker)
     backwards: bool  # True: the page *before* the position; False: the page after it
     inclusive: bool = False  # the position's own row belongs to the page
@@ -62,8 +62,7 @@ class BookCursorPagination(BasePagination):
             assert self.search is not None  # _ordering() allows relevance with a search only
             position = None
             if cursor is not None:
-                tier, score = cursor.value
-                position = ranking.Position(tier, score, cursor.id)
+                position = ranking.Position(cursor.value, cursor.id)
             rows = ranking.relevance_rows(
                 queryset,
                 self.search,
@@ -243,7 +242,7 @@ class BookCursorPagination(BasePagination):
 
     def _position(self, row: Model, *, backwards: bool) -> Cursor:
         if self.ordering == RELEVANCE:
-            value: Any = [row.search_tier, float(row.search_score)]  # type: ignore[attr-defined]
+            value: Any = row.search_tier  # type: ignore[attr-defined]
         else:
             value = getattr(row, self.field)
         return Cursor(self.ordering, value, int(row.pk), backwards)
@@ -276,12 +275,9 @@ class BookCursorPagination(BasePagination):
     @staticmethod
     def _decode_value(field: str, value: Any) -> Any:
         if field == RELEVANCE:
-            tier, score = value
-            if not isinstance(tier, int) or not isinstance(score, int | float):
-                raise TypeError("a relevance position is [tier, score]")
-            if tier not in ranking.Tier.__members__.values():
+            if type(value) is not int or value not in ranking.Tier.__members__.values():
                 raise ValueError("unknown tier")
-            return [tier, float(score)]
+            return value
         if field == "publication_date":
             return datetime.date.fromisoformat(value)
         if field == "created_at":

@@ -7,8 +7,10 @@
 # title (weight A, stemmed and as written), the author (B, as written) and the summary (C,
 # stemmed); GIN indexes on the whole document, on its title part and on its title-and-author
 # part (the relevance tiers ask each of them); a B-tree on the folded main title (the "exact
-# title" tier) and a trigram index on the folded title and author (typo tolerance). The
-# column is invisible to the model: it is computed by PostgreSQL on every write path.
+# title" tier); the table books_word, every word of four letters or more of the titles and
+# authors, folded, kept by statement triggers, with a trigram index (typo tolerance corrects a
+# word to its nearest neighbours there). The column is invisible to the model: it is computed
+# by PostgreSQL on every write path.
 #
 # SQLite: an FTS5 table over title, author and summary (porter stems, diacritics removed)
 # and one over title and author as written (its vocabulary corrects typos), both kept in sync
@@ -49,7 +51,34 @@ AS $$ SELECT pg_catalog.btrim(pg_catalog.regexp_replace(
 
 # The main title: before a series note "(Dune Chronicles #1)" or a subtitle ": A Novel".
 PG_MAIN_TITLE = "books_fold(split_part(split_part(title, '(', 1), ':', 1))"
-PG_NAMES = "books_fold(title || ' ' || author)"
+
+# The words typo tolerance may correct to. Inserted in sorted order, so two writers adding
+# the same new words lock them in the same order (no deadlock); never deleted (a word of a
+# deleted book corrects a typo to a search that finds nothing, as any unknown word does).
+PG_VOCABULARY = [
+    'CREATE TABLE books_word (word text COLLATE "C" PRIMARY KEY)',
+    "CREATE INDEX books_word_trgm_idx ON books_word USING gist (word gist_trgm_ops)",
+    """
+CREATE FUNCTION books_remember_words() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO books_word (word)
+    SELECT DISTINCT word
+    FROM new_books, regexp_split_to_table(books_fold(title || ' ' || author), ' ') AS word
+    WHERE length(word) >= 4
+    ORDER BY word
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$
+""",
+    "CREATE TRIGGER books_book_words_insert AFTER INSERT ON books_book "
+    "REFERENCING NEW TABLE AS new_books FOR EACH STATEMENT EXECUTE FUNCTION books_remember_words()",
+    "CREATE TRIGGER books_book_words_update AFTER UPDATE ON books_book "
+    "REFERENCING NEW TABLE AS new_books FOR EACH STATEMENT EXECUTE FUNCTION books_remember_words()",
+    "INSERT INTO books_word (word) SELECT DISTINCT word FROM books_book, "
+    "regexp_split_to_table(books_fold(title || ' ' || author), ' ') AS word "
+    "WHERE length(word) >= 4 ORDER BY word",
+]
 
 PG_DOCUMENT = f"""
 ALTER TABLE books_book ADD COLUMN search_document tsvector GENERATED ALWAYS AS (
@@ -70,7 +99,6 @@ PG_INDEXES = [
     "CREATE INDEX book_search_names_idx ON books_book "
     "USING gin (ts_filter(search_document, '{a,b}'))",
     f"CREATE INDEX book_main_title_idx ON books_book ({PG_MAIN_TITLE})",
-    f"CREATE INDEX book_names_trgm_idx ON books_book USING gin ({PG_NAMES} gin_trgm_ops)",
     # A prefix (word:*) is estimated from the most common lexemes: with the default 100 the
     # planner knows too few and mistakes a rare prefix for a common one (see 0003).
     "ALTER TABLE books_book ALTER COLUMN search_document SET STATISTICS 1000",
@@ -79,7 +107,10 @@ PG_INDEXES = [
 ]
 
 PG_REVERSE = [
-    "DROP INDEX IF EXISTS book_names_trgm_idx",
+    "DROP TRIGGER IF EXISTS books_book_words_insert ON books_book",
+    "DROP TRIGGER IF EXISTS books_book_words_update ON books_book",
+    "DROP FUNCTION IF EXISTS books_remember_words()",
+    "DROP TABLE IF EXISTS books_word",
     "DROP INDEX IF EXISTS book_main_title_idx",
     "DROP INDEX IF EXISTS book_search_names_idx",
     "DROP INDEX IF EXISTS book_search_title_idx",
@@ -152,7 +183,7 @@ def forwards(apps, schema_editor):
         schema_editor.execute(PG_CONFIGURATIONS.format(schema=schema))
         schema_editor.execute(PG_FOLD_FUNCTION.format(schema=schema))
         schema_editor.execute(PG_DOCUMENT)
-        for statement in PG_INDEXES:
+        for statement in PG_INDEXES + PG_VOCABULARY:
             schema_editor.execute(statement)
     elif vendor == "sqlite":
         for statement in SQLITE_TABLES + _sqlite_triggers():

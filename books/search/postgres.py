@@ -3,19 +3,24 @@
 Migration 0005 builds them: search_document holds the title (weight A, stemmed and as
 written), the author (B, as written) and the summary (C, stemmed), accents folded; GIN indexes
 cover the whole document, its title part and its title-and-author part, each asked by its own
-relevance tier; a B-tree on the folded main title serves the exact-title tier and a trigram
-index on the folded title and author the typo tolerance (pg_trgm's word similarity).
+relevance tier; a B-tree on the folded main title serves the exact-title tier, and the
+books_word table (with a trigram index) the typo tolerance.
 """
 
-from django.db.models import BooleanField, FloatField
+from django.db import connections
+from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
-from books.search.terms import PREFIX_MIN_LENGTH, TYPO_MIN_LENGTH, SearchTerms
+from books.search.terms import (
+    PREFIX_MIN_LENGTH,
+    SearchTerms,
+    best_correction,
+    fold,
+    needs_correction,
+)
 
-#: pg_trgm's word similarity a title-and-author must reach for a typo match: "tolkein" is
-#: 0.5 from "tolkien", "hary poter" 0.6 from "harry potter"; 0.6, the default, misses the
-#: first. Set per search transaction (books.search.ranking.deadline).
-WORD_SIMILARITY_THRESHOLD = 0.45
+#: How many of the nearest words (trigram distance) a typo's correction chooses from.
+CORRECTION_CANDIDATES = 20
 
 _DOCUMENT = '"books_book"."search_document"'
 _PARTS = {
@@ -96,21 +101,28 @@ def author_words(words: tuple[str, ...]) -> RawSQL:
     )
 
 
-def _typo_words(terms: SearchTerms) -> list[str]:
-    return [word for word in terms.required if len(word) >= TYPO_MIN_LENGTH]
-
-
-def similar(terms: SearchTerms) -> RawSQL:
-    """Every word of the search (long enough for a typo) close to a word of the title and
-    author: pg_trgm's word similarity at least WORD_SIMILARITY_THRESHOLD, each through the
-    trigram index."""
-    words = _typo_words(terms)
-    sql = " AND ".join(f"books_fold(%s) <%% {_NAMES}" for _ in words)
-    return RawSQL(sql, words, output_field=BooleanField())
-
-
-def similarity(terms: SearchTerms) -> RawSQL:
-    """How close: the words' mean word similarity (1 for a word found as it is)."""
-    words = _typo_words(terms)
-    total = " + ".join(f"word_similarity(books_fold(%s), {_NAMES})" for _ in words)
-    return RawSQL(f"(({total}) / {len(words)})::float8", words, output_field=FloatField())
+def corrections(terms: SearchTerms, using: str) -> dict[str, str]:
+    """Each word of the search that begins no word of the titles and authors, mapped to the
+    closest one that does: its nearest neighbours by trigram distance in books_word (the GiST
+    index), the closest of those by difflib's ratio (as on SQLite). Empty when nothing needs
+    or finds a correction."""
+    corrected = {}
+    with connections[using].cursor() as cursor:
+        for word in terms.required:
+            bare = fold(word)
+            if not needs_correction(bare):
+                continue
+            # Words are letters and digits: no LIKE wildcard in them.
+            cursor.execute(
+                "SELECT EXISTS (SELECT FROM books_word WHERE word LIKE %s)", [f"{bare}%"]
+            )
+            if cursor.fetchone()[0]:
+                continue
+            cursor.execute(
+                "SELECT word FROM books_word ORDER BY word <-> %s LIMIT %s",
+                [bare, CORRECTION_CANDIDATES],
+            )
+            best = best_correction(bare, [candidate for (candidate,) in cursor.fetchall()])
+            if best is not None:
+                corrected[word] = best
+    return corrected

@@ -4,17 +4,18 @@ Tiers, each ordered by id: 0 the ISBN in the search; 1 the (main) title is the s
 title has the words as a phrase; 3 every word is in the title; 4 every word is in the title or
 the author; 5 every word is somewhere (the summary too). Each tier's condition implies the next
 one's, so a tier is "its condition and not the one before". Only when tiers 0-5 find nothing,
-tier 6: books whose title and author are close to the words (typos), the closest first.
+tier 6: the books the search finds with its typos corrected (each unknown word replaced by the
+closest word of the titles and authors), which the answer reports as "similar".
 
-Every tier is one indexed query (see postgres.py and sqlite.py), so a page costs a few index
-reads however deep it is: a position is (tier, score, id), and a page is read tier by tier
-from the position until it is full. A tier's query is cheap whichever way the planner reads
-it: by id with the condition as a filter when it matches many books, through its GIN index
-when it matches few.
+A page is read tier by tier from its position (tier, id), each tier one indexed query (see
+postgres.py and sqlite.py), so a deep page costs what the first does. On PostgreSQL a rare
+tier is read through its GIN index and sorted, a common one in id order with its condition as a
+filter: ranking asks the planner's estimates once per page and chooses (see _rare_tiers).
 """
 
 import contextlib
 import enum
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -22,16 +23,22 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import FloatField, Q, QuerySet, Value
+from django.db.models import F, Q, QuerySet
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from books.models import Book
 from books.search import postgres, sqlite
-from books.search.terms import TYPO_MIN_LENGTH, SearchTerms, did_you_mean, split_words
+from books.search.terms import SearchTerms, needs_correction, split_words
 
 #: PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
 _QUERY_CANCELED = "57014"
+#: A tier the planner expects to match less than this share of the books is read through
+#: its GIN index (then sorted by id), not by walking the books in id order and testing each:
+#: at 1M books a word in no title took 0.8-1.7 s that way, the planner guessing ~0.08% for
+#: any word it has no statistics on. Walking in id order costs ~2 µs a book tested and finds
+#: a page after 21/share books; the GIN index ~6 µs per match: even at 0.3%.
+RARE_SHARE = 0.003
 
 
 class Tier(enum.IntEnum):
@@ -47,7 +54,6 @@ class Tier(enum.IntEnum):
 @dataclass(frozen=True)
 class Position:
     tier: int
-    score: float
     id: int
 
 
@@ -64,7 +70,7 @@ class SearchState:
             "words": list(self.terms.words),
             "isbns": list(self.terms.isbns),
             "similar": self.similar,
-            "did_you_mean": self.did_you_mean,
+            "did_you_mean": self.did_you_mean if self.similar else None,
         }
 
 
@@ -87,8 +93,8 @@ def _backend(queryset: QuerySet[Book]) -> ModuleType:
 
 @contextlib.contextmanager
 def deadline(using: str) -> Iterator[None]:
-    """Run a search's queries with PostgreSQL's statement timeout (a 503 when it fires), its
-    typo threshold, and without the NOTICE a stop word causes."""
+    """Run a search's queries under PostgreSQL's statement timeout (a 503 when it fires) and
+    without the NOTICE a stop word causes."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         yield
@@ -97,12 +103,8 @@ def deadline(using: str) -> Iterator[None]:
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('statement_timeout', %s, true), "
-                "set_config('pg_trgm.word_similarity_threshold', %s, true), "
                 "set_config('client_min_messages', 'warning', true)",
-                [
-                    str(settings.SEARCH_STATEMENT_TIMEOUT_MS),
-                    str(postgres.WORD_SIMILARITY_THRESHOLD),
-                ],
+                [str(settings.SEARCH_STATEMENT_TIMEOUT_MS)],
             )
             yield
     except DatabaseError as error:
@@ -115,7 +117,7 @@ def deadline(using: str) -> Iterator[None]:
 
 
 def _tier_conditions(terms: SearchTerms, backend: ModuleType) -> list[tuple[Tier, Any]]:
-    """Each tier of the search with its condition (not yet excluding the tiers before it)."""
+    """Each exact tier of the search with its condition (not yet excluding the tiers before)."""
     tiers: list[tuple[Tier, Any]] = []
     if terms.isbns:
         tiers.append((Tier.ISBN, Q(isbn__in=terms.isbns)))
@@ -129,65 +131,59 @@ def _tier_conditions(terms: SearchTerms, backend: ModuleType) -> list[tuple[Tier
     return tiers
 
 
-def _exact_condition(terms: SearchTerms, backend: ModuleType) -> Any:
-    """Books that match the search exactly (any tier but SIMILAR)."""
-    condition = Q()
-    if terms.isbns:
-        condition |= Q(isbn__in=terms.isbns)
-    if terms.words:
-        condition |= Q(backend.anywhere(terms))
-    return condition
+def _exact_tiers(queryset: QuerySet[Book], terms: SearchTerms) -> list[tuple[Tier, QuerySet]]:
+    """Each exact tier's books: its condition, and not the tiers' before it."""
+    if terms.is_empty():
+        return [(Tier.ANYWHERE, queryset)]
+    isbn = Q(isbn__in=terms.isbns)
+    tiers = []
+    previous: Any = None
+    for tier, condition in _tier_conditions(terms, _backend(queryset)):
+        query = queryset.filter(condition)
+        if tier != Tier.ISBN:
+            if previous is not None:
+                query = query.exclude(previous)
+            if terms.isbns:
+                query = query.exclude(isbn)
+            previous = condition
+        tiers.append((tier, query))
+    return tiers
 
 
-def _similar(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Any] | None:
-    """The books close to the search's words, with a "search_score" (higher is closer); None
-    when typo tolerance has nothing to offer."""
+def _similar(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Book] | None:
+    """The books the search finds with its typos corrected (its words too short for a typo
+    left out), recording the corrected search in ``state``; None without a correction."""
     terms = state.terms
-    if not any(len(word) >= TYPO_MIN_LENGTH for word in terms.required):
+    if not any(needs_correction(word) for word in terms.required):
         return None
-    if _backend(queryset) is postgres:
-        return queryset.filter(postgres.similar(terms)).annotate(
-            search_score=postgres.similarity(terms)
-        )
-    corrected = sqlite.corrections(terms, queryset.db)
+    corrected = _backend(queryset).corrections(terms, queryset.db)
     if not corrected:
         return None
     state.did_you_mean = " ".join(corrected.get(word, word) for word in terms.words)
-    # As on PostgreSQL, the words too short for a typo are left out of the similar matches.
-    long_words = tuple(
-        corrected.get(word, word) for word in terms.required if len(word) >= TYPO_MIN_LENGTH
-    )
-    fixed = SearchTerms(words=long_words, required=long_words)
-    return queryset.filter(sqlite.anywhere(fixed)).annotate(
-        search_score=Value(0.0, output_field=FloatField())
-    )
+    words = tuple(corrected.get(word, word) for word in terms.required if needs_correction(word))
+    fixed = SearchTerms(words=words, required=words)
+    return queryset.filter(_backend(queryset).anywhere(fixed))
 
 
-def matching(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Any]:
+def matching(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Book]:
     """The books the search finds, for an explicit ordering or the export: the exact matches,
     or, when there are none, the similar ones."""
     terms = state.terms
     if terms.is_empty():
         return queryset
-    exact = queryset.filter(_exact_condition(terms, _backend(queryset)))
+    exact = Q()
+    if terms.isbns:
+        exact |= Q(isbn__in=terms.isbns)
+    if terms.words:
+        exact |= Q(_backend(queryset).anywhere(terms))
+    found = queryset.filter(exact)
     with deadline(queryset.db):
-        if exact.exists():
-            return exact
+        if found.exists():
+            return found
         similar = _similar(queryset, state)
         if similar is None or not similar.exists():
-            state.did_you_mean = None
-            return exact
+            return found
     state.similar = True
-    if state.did_you_mean is None:
-        with deadline(queryset.db):
-            vocabulary = [
-                word
-                for title, author in similar.order_by("-search_score", "id").values_list(
-                    "title", "author"
-                )[:5]
-                for word in split_words(f"{title} {author}")
-            ]
-        state.did_you_mean = did_you_mean(terms.words, vocabulary)
     return similar
 
 
@@ -204,87 +200,77 @@ def relevance_rows(
     limit: int,
 ) -> list[Book]:
     """Up to ``limit`` books in relevance order from ``position`` (after it, or before it
-    when ``backwards``, in the order scanned), each with ``search_tier`` and ``search_score``."""
+    when ``backwards``, in the order scanned), each with its ``search_tier``."""
     in_similar = position is not None and position.tier == Tier.SIMILAR
     tiers = [] if in_similar else _exact_tiers(queryset, state.terms)
+    if position is not None:
+        tiers = [
+            (tier, query)
+            for tier, query in tiers
+            if (tier <= position.tier if backwards else tier >= position.tier)
+        ]
     if backwards:
         tiers.reverse()
     rows: list[Book] = []
 
-    def read(tier: Tier, query: QuerySet[Any]) -> None:
-        query = _ordered(query, tier, backwards)
-        if position is not None and tier == position.tier:
-            query = query.filter(_after(position, tier, backwards, inclusive))
-        for book in query[: limit - len(rows)]:
-            book.search_tier = int(tier)  # type: ignore[attr-defined]  # the cursor's position
-            rows.append(book)
-
     with deadline(queryset.db):
+        rare = _rare_tiers(queryset, tiers)
+
+        def read(tier: Tier, query: QuerySet[Book], rare: bool) -> None:
+            if position is not None and tier == position.tier:
+                op = ("lt" if backwards else "gt") + ("e" if inclusive else "")
+                query = query.filter(**{f"id__{op}": position.id})
+            # id + 0 has no index: the planner reads the tier's matches from its GIN index.
+            key: Any = F("id") + 0 if rare else F("id")
+            query = query.order_by(key.desc() if backwards else key.asc())
+            for book in query[: limit - len(rows)]:
+                book.search_tier = int(tier)  # type: ignore[attr-defined]  # the cursor's
+                rows.append(book)
+
         for tier, query in tiers:
-            if position is not None and (
-                tier > position.tier if backwards else tier < position.tier
-            ):
-                continue
-            read(tier, query)
+            read(tier, query, tier in rare)
             if len(rows) >= limit:
                 break
         # Typo tolerance is for a search that matches nothing exactly: on its first page, or
         # on a page already among the similar books.
-        similar = (in_similar or (position is None and not rows)) and _similar(queryset, state)
-        if similar:
-            read(Tier.SIMILAR, similar)
+        if in_similar or (position is None and not rows):
+            similar = _similar(queryset, state)
+            if similar is not None:
+                read(Tier.SIMILAR, similar, rare=False)
     state.similar = in_similar or any(
         book.search_tier == Tier.SIMILAR  # type: ignore[attr-defined]
         for book in rows
     )
-    if not state.similar:
-        state.did_you_mean = None
-    elif state.did_you_mean is None and rows:
-        vocabulary = [w for book in rows for w in split_words(f"{book.title} {book.author}")]
-        state.did_you_mean = did_you_mean(state.terms.words, vocabulary)
     return rows
 
 
-def _exact_tiers(queryset: QuerySet[Book], terms: SearchTerms) -> list[tuple[Tier, QuerySet[Any]]]:
-    """Each exact tier's books: its condition, and not the tiers' before it."""
-    if terms.is_empty():
-        return [(Tier.ANYWHERE, _scored(queryset))]
-    isbn = Q(isbn__in=terms.isbns)
-    tiers = []
-    previous: Any = None
-    for tier, condition in _tier_conditions(terms, _backend(queryset)):
-        query = queryset.filter(condition)
-        if tier != Tier.ISBN:
-            if previous is not None:
-                query = query.exclude(previous)
-            if terms.isbns:
-                query = query.exclude(isbn)
-            previous = condition
-        tiers.append((tier, _scored(query)))
-    return tiers
-
-
-def _scored(query: QuerySet[Book]) -> QuerySet[Any]:
-    # The exact tiers have no score of their own: id orders them.
-    return query.annotate(search_score=Value(0.0, output_field=FloatField()))
-
-
-def _ordered(query: QuerySet[Any], tier: Tier, backwards: bool) -> QuerySet[Any]:
-    order: tuple[str, ...] = ("-id",) if backwards else ("id",)
-    if tier == Tier.SIMILAR:
-        order = ("search_score", "-id") if backwards else ("-search_score", "id")
-    return query.order_by(*order)
-
-
-def _after(position: Position, tier: Tier, backwards: bool, inclusive: bool) -> Q:
-    """The rows past ``position`` within its tier, in scan order."""
-    id_op = ("lt" if backwards else "gt") + ("e" if inclusive else "")
-    if tier != Tier.SIMILAR:
-        return Q(**{f"id__{id_op}": position.id})
-    score_op = "gt" if backwards else "lt"
-    return Q(**{f"search_score__{score_op}": position.score}) | Q(
-        search_score=position.score, **{f"id__{id_op}": position.id}
-    )
+def _rare_tiers(queryset: QuerySet[Book], tiers: list[tuple[Tier, QuerySet]]) -> set[Tier]:
+    """The tiers PostgreSQL's planner expects to match less than RARE_SHARE of the books: one
+    EXPLAIN of all of them (and of the whole table) in a UNION ALL, whose branches carry each
+    one's estimate."""
+    if not tiers or _backend(queryset) is not postgres or queryset.query.is_empty():
+        return set()
+    parts = []
+    params: list[Any] = []
+    for query in [queryset, *(query for _, query in tiers)]:
+        ids = query.order_by().values("id")
+        sql, query_params = ids.query.get_compiler(using=queryset.db).as_sql()
+        parts.append(f"({sql})")
+        params += query_params
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + " UNION ALL ".join(parts), params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    branches = plan[0]["Plan"].get("Plans", [])
+    if len(branches) != len(parts):
+        return set()  # a plan of another shape: let the planner choose everywhere
+    total = max(branches[0]["Plan Rows"], 1)
+    return {
+        tier
+        for (tier, _), branch in zip(tiers, branches[1:], strict=True)
+        if branch["Plan Rows"] < RARE_SHARE * total
+    }
 
 
 def author_condition(queryset: QuerySet[Book], text: str) -> QuerySet[Book]:

@@ -7,7 +7,6 @@ pg_trgm plays on PostgreSQL. The exact-title tier compares main titles folded by
 books.search.terms, registered on each connection as books_main_title().
 """
 
-import difflib
 from typing import Any
 
 from django.db import connections
@@ -17,10 +16,11 @@ from django.db.models.expressions import RawSQL
 
 from books.search.terms import (
     PREFIX_MIN_LENGTH,
-    TYPO_MIN_LENGTH,
     SearchTerms,
+    best_correction,
     fold,
     main_title,
+    needs_correction,
 )
 
 _IN_STEMS = '"books_book"."id" IN (SELECT rowid FROM books_book_fts WHERE books_book_fts MATCH %s)'
@@ -87,24 +87,19 @@ def author_words(words: tuple[str, ...]) -> RawSQL:
 
 def corrections(terms: SearchTerms, using: str) -> dict[str, str]:
     """Each word of the search that begins no word of the titles and authors, mapped to the
-    closest one that does (difflib's ratio, at least 0.6): empty when nothing needs or finds
-    a correction. Words shorter than TYPO_MIN_LENGTH are not corrected."""
+    closest one that does (difflib's ratio over the whole vocabulary of books_book_words):
+    empty when nothing needs or finds a correction."""
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT term FROM books_book_words_vocab")
-        vocabulary = [term for (term,) in cursor.fetchall()]
-    known = set(vocabulary)
+        vocabulary = [term for (term,) in cursor.fetchall() if needs_correction(term)]
     corrected = {}
     for word in terms.required:
         bare = fold(word)
-        if (
-            bare in known
-            or len(bare) < TYPO_MIN_LENGTH
-            or any(term.startswith(bare) for term in vocabulary)
-        ):
+        if not needs_correction(bare) or any(term.startswith(bare) for term in vocabulary):
             continue
-        close = difflib.get_close_matches(bare, vocabulary, n=1, cutoff=0.6)
-        if close:
-            corrected[word] = close[0]
+        best = best_correction(bare, vocabulary)
+        if best is not None:
+            corrected[word] = best
     return corrected
 
 

@@ -104,17 +104,13 @@ def main_title(title: str) -> str:
     return title.split("(", 1)[0].split(":", 1)[0]
 
 
-def did_you_mean(words: Iterable[str], vocabulary: Iterable[str]) -> str | None:
-    """The search with each word replaced by the closest word of ``vocabulary`` (words of the
-    books found), or None when that changes nothing."""
-    known = sorted({fold(word) for word in vocabulary if word})
-    corrected = []
-    for word in words:
-        bare = fold(word)
-        if bare in known:
-            corrected.append(bare)
-            continue
-        close = difflib.get_close_matches(bare, known, n=1, cutoff=0.6)
-        corrected.append(close[0] if close else bare)
-    suggestion = " ".join(corrected)
-    return suggestion if suggestion != " ".join(fold(word) for word in words) else None
+def best_correction(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``word`` (difflib's ratio, at least 0.6: "cultrue" and
+    "culture" are 0.86, one swap), or None."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def needs_correction(word: str) -> bool:
+    """Whether typo tolerance looks at ``word``: long enough (TYPO_MIN_LENGTH)."""
+    return len(word) >= TYPO_MIN_LENGTH

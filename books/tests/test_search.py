@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from books.models import Book
 from books.search import postgres, sqlite
-from books.search.terms import did_you_mean, fold, main_title, parse, split_words
+from books.search.terms import best_correction, fold, main_title, parse, split_words
 from books.tests.factories import BookFactory
 from books.tests.pages import LIST_URL
 
@@ -101,12 +101,13 @@ def test_folding_and_main_titles() -> None:
     assert main_title("Sapiens: A Brief History") == "Sapiens"
 
 
-def test_did_you_mean_replaces_each_word_by_the_closest_known_one() -> None:
-    vocabulary = ["Harry", "Potter", "and", "the", "Philosopher", "Rowling"]
+def test_a_correction_is_the_closest_known_word_if_close_enough() -> None:
+    vocabulary = ["harry", "potter", "philosopher", "rowling", "culture"]
 
-    assert did_you_mean(["hary", "poter"], vocabulary) == "harry potter"
-    assert did_you_mean(["harry", "potter"], vocabulary) is None  # nothing to correct
-    assert did_you_mean(["zzzz"], vocabulary) is None
+    assert best_correction("hary", vocabulary) == "harry"
+    assert best_correction("poter", vocabulary) == "potter"
+    assert best_correction("cultrue", vocabulary) == "culture"  # two letters swapped
+    assert best_correction("zzzz", vocabulary) is None
 
 
 # --- what a search finds ------------------------------------------------------------------
