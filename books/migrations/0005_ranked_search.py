@@ -91,13 +91,17 @@ ALTER TABLE books_book ADD COLUMN search_document tsvector GENERATED ALWAYS AS (
 ) STORED
 """
 
+# A GIN index queues new entries in a pending list that every search reads in full until it is
+# merged: at the default 4 MB, 10 ms a tier on 100k freshly imported books (1.3 ms merged).
+# 256 kB bounds that; bulk loads merge it at the end (books.statistics.analyze_books).
+_GIN = "USING gin ({}) WITH (gin_pending_list_limit = 256)"
 PG_INDEXES = [
     "DROP INDEX IF EXISTS book_search_idx",
-    "CREATE INDEX book_search_idx ON books_book USING gin (search_document)",
+    "CREATE INDEX book_search_idx ON books_book " + _GIN.format("search_document"),
     "CREATE INDEX book_search_title_idx ON books_book "
-    "USING gin (ts_filter(search_document, '{a}'))",
+    + _GIN.format("ts_filter(search_document, '{a}')"),
     "CREATE INDEX book_search_names_idx ON books_book "
-    "USING gin (ts_filter(search_document, '{a,b}'))",
+    + _GIN.format("ts_filter(search_document, '{a,b}')"),
     f"CREATE INDEX book_main_title_idx ON books_book ({PG_MAIN_TITLE})",
     # A prefix (word:*) is estimated from the most common lexemes: with the default 100 the
     # planner knows too few and mistakes a rare prefix for a common one (see 0003).

@@ -114,3 +114,27 @@ def test_seed_books_does_not_analyze_when_it_added_nothing(analyze_calls):
     _command("seed_books", "0")
 
     assert analyze_calls == ["default"]
+
+
+def test_the_search_indexes_are_ready_after_an_import() -> None:
+    """PostgreSQL: no GIN index of the table has entries left in its pending list (which every
+    search would read in full). SQLite: the FTS5 tables agree with the books."""
+    _command("import_books", str(DEMO_CATALOGUE), "--no-progress")
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, gin_clean_pending_list(i.indexrelid) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                "WHERE i.indrelid = 'books_book'::regclass AND a.amname = 'gin'"
+            )
+            pending = dict(cursor.fetchall())
+            assert len(pending) == 3, pending
+            assert set(pending.values()) == {0}, pending
+        else:
+            for table in ("books_book_fts", "books_book_words"):
+                # Raises (SQLITE_CORRUPT_VTAB) when the index and the books disagree.
+                check = f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"  # noqa: S608
+                cursor.execute(check)
+            cursor.execute("SELECT count(*) FROM books_book_fts WHERE books_book_fts MATCH 'dune'")
+            assert cursor.fetchone()[0] >= 3
