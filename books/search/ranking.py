@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
@@ -227,10 +227,13 @@ def relevance_rows(
                 book.search_tier = int(tier)  # type: ignore[attr-defined]  # the cursor's
                 rows.append(book)
 
-        for tier, query in tiers:
-            read(tier, query, tier in rare)
-            if len(rows) >= limit:
-                break
+        if tiers and rare == {tier for tier, _ in tiers}:
+            rows = _merged_rows(queryset, state.terms, position, backwards, inclusive, limit)
+        else:
+            for tier, query in tiers:
+                read(tier, query, tier in rare)
+                if len(rows) >= limit:
+                    break
         # Typo tolerance is for a search that matches nothing exactly: on its first page, or
         # on a page already among the similar books.
         if in_similar or (position is None and not rows):
@@ -242,6 +245,38 @@ def relevance_rows(
         for book in rows
     )
     return rows
+
+
+def _merged_rows(
+    queryset: QuerySet[Book],
+    terms: SearchTerms,
+    position: Position | None,
+    backwards: bool,
+    inclusive: bool,
+    limit: int,
+) -> list[Book]:
+    """The page in one query when every tier is rare: all the search's matches from the GIN
+    index, each given its tier by a CASE, sorted by (tier, id). One statement instead of one
+    a tier (the common case for a search of a few specific words)."""
+    conditions = _tier_conditions(terms, _backend(queryset))
+    matches = Q(isbn__in=terms.isbns) if terms.isbns else Q()
+    if terms.words:
+        matches |= Q(_backend(queryset).anywhere(terms))
+    # Each tier's condition implies the next one's: the first that holds is the book's tier.
+    tier_of = Case(
+        *(When(condition, then=Value(int(tier))) for tier, condition in conditions[:-1]),
+        default=Value(int(conditions[-1][0])),
+        output_field=IntegerField(),
+    )
+    query = queryset.filter(matches).annotate(search_tier=tier_of)
+    if position is not None:
+        op = "lt" if backwards else "gt"
+        query = query.filter(
+            Q(**{f"search_tier__{op}": position.tier})
+            | Q(search_tier=position.tier, **{f"id__{op}{'e' if inclusive else ''}": position.id})
+        )
+    order = ("-search_tier", "-id") if backwards else ("search_tier", "id")
+    return list(query.order_by(*order)[:limit])
 
 
 def _rare_tiers(queryset: QuerySet[Book], tiers: list[tuple[Tier, QuerySet]]) -> set[Tier]:

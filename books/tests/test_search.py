@@ -13,7 +13,7 @@ from django.db.models.expressions import RawSQL
 from rest_framework.test import APIClient
 
 from books.models import Book
-from books.search import postgres, sqlite
+from books.search import postgres, ranking, sqlite
 from books.search.terms import best_correction, fold, main_title, parse, split_words
 from books.tests.factories import BookFactory
 from books.tests.pages import LIST_URL
@@ -188,9 +188,17 @@ def test_text_that_was_not_utf8_matches_nothing(api_client: APIClient) -> None:
 # --- relevance -----------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["per tier", "merged"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways PostgreSQL reads a relevance page: a query a tier, or (when the planner
+    expects every tier to be rare) one query for all of them. SQLite reads a query a tier."""
+    monkeypatch.setattr(ranking, "RARE_SHARE", 0.0 if request.param == "per tier" else 2.0)
+    return str(request.param)
+
+
 @pytest.mark.django_db
 def test_relevance_orders_isbn_then_exact_title_phrase_title_author_summary(
-    api_client: APIClient,
+    api_client: APIClient, reading: str
 ) -> None:
     in_summary = make_book("Arrakis", summary="A dune messiah rises.")
     in_author = make_book("Messiah", author="Dune Society")
@@ -225,7 +233,9 @@ def test_relevance_needs_a_search(api_client: APIClient) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("size", [1, 2, 3, 5])
-def test_relevance_pages_list_every_match_once_both_ways(api_client: APIClient, size: int) -> None:
+def test_relevance_pages_list_every_match_once_both_ways(
+    api_client: APIClient, size: int, reading: str
+) -> None:
     make_book("Unrelated")
     [make_book(f"Dune {n}") for n in range(3)]
     [make_book("Other", author=f"Dune Writer {n}") for n in range(2)]
