@@ -62,7 +62,7 @@ class BulkValidationError(Exception):
         self.errors = errors
 
 
-def book_bulk_create(items: list[dict[str, Any]]) -> list[Book]:
+def book_bulk_create(*, items: list[dict[str, Any]]) -> list[Book]:
     """Store all of ``items`` (field dicts) or none of them, in one INSERT.
 
     Each item gets the single-create rules; ISBNs must be new and distinct within the batch.

@@ -185,7 +185,7 @@ class BookViewSet(viewsets.ModelViewSet):
                 else errors
             )
         try:
-            books = services.book_bulk_create(serializer.validated_data)
+            books = services.book_bulk_create(items=serializer.validated_data)
         except services.BulkValidationError as error:
             raise ValidationError(
                 {str(index): item for index, item in error.errors.items()}

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from books.exporting import csv_cell_value
+from books.exporting import FORMATS, csv_cell_value
 from books.importing.rows import FIELDS, MISSING, NON_FIELD_ERRORS, REQUIRED_FIELDS, FieldError
 
 #: A record: (line, raw values) for a readable row, (line, errors) for an unreadable one.
 Record = tuple[int, tuple[object, ...] | list[FieldError]]
 
-FORMATS = ("csv", "jsonl")
+# FORMATS (from books.exporting): the importer reads the formats the exporter writes.
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with a byte-order mark (Excel writes one) skipped
 
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}

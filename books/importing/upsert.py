@@ -17,8 +17,8 @@ even those its WHERE then leaves alone. If another writer adds one of the ISBNs 
 lookup and the INSERT, the INSERT fails on the unique index, is rolled back to its savepoint
 and the upsert takes those rows instead, so the result is the same either way.
 
-Every write the importer makes goes through BatchWriter.write(): when the books get a read
-cache, its invalidation belongs there, next to the upsert.
+Every write the importer makes goes through BatchWriter.write(), which also tells the read
+cache (books.read_cache.books_changed) which books changed, next to the upsert.
 
 The SQL below is assembled from the model's own table and column names (quoted) and fixed
 text; every value travels as a parameter or through COPY, hence the S608 waivers.

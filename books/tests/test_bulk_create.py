@@ -272,7 +272,7 @@ def test_book_bulk_create_stores_and_returns_clean_books():
         book_payload(title="Plain", isbn=demo_isbn(3)),
     ]
 
-    books = services.book_bulk_create(items)
+    books = services.book_bulk_create(items=items)
 
     assert [book.title for book in books] == ["Spaced", "Plain"]
     assert all(book.pk is not None for book in books)
@@ -289,7 +289,7 @@ def test_book_bulk_create_raises_errors_by_integer_index_and_stores_nothing():
     items[3]["isbn"] = items[0]["isbn"]
 
     with pytest.raises(services.BulkValidationError) as excinfo:
-        services.book_bulk_create(items)
+        services.book_bulk_create(items=items)
 
     errors = excinfo.value.errors
     assert list(errors) == [2, 3]
@@ -305,7 +305,7 @@ def test_book_bulk_create_rejects_an_isbn_already_stored():
     items[1]["isbn"] = "978-0-306-40615-7"
 
     with pytest.raises(services.BulkValidationError) as excinfo:
-        services.book_bulk_create(items)
+        services.book_bulk_create(items=items)
 
     assert excinfo.value.errors == {1: {"isbn": [DUPLICATE_ISBN_MESSAGE]}}
     assert Book.objects.count() == 1
@@ -320,7 +320,7 @@ def test_book_bulk_create_refuses_fields_a_caller_may_not_set(extra):
     items[1].update(extra)
 
     with pytest.raises(services.BulkValidationError) as excinfo:
-        services.book_bulk_create(items)
+        services.book_bulk_create(items=items)
 
     assert list(excinfo.value.errors) == [1]
     assert set(excinfo.value.errors[1]) == set(extra)

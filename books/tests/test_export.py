@@ -254,7 +254,7 @@ def test_export_of_an_empty_catalogue_is_just_the_csv_header_or_nothing(auth_cli
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_export_of_more_rows_than_a_chunk_has_every_book_once_in_id_order(auth_client, fmt):
     count = exporting.CHUNK_ROWS + 500
-    services.book_bulk_create(list(demo_books(count, seed=5)))
+    services.book_bulk_create(items=list(demo_books(count, seed=5)))
     all_ids = sorted(Book.objects.values_list("id", flat=True))
     assert len(all_ids) == count
 

@@ -107,7 +107,7 @@ def test_export_books_to_a_file_with_filters_matches_the_endpoint(auth_client, c
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_export_books_of_more_rows_than_a_chunk_matches_the_endpoint(auth_client, tmp_path, fmt):
-    services.book_bulk_create(list(demo_books(exporting.CHUNK_ROWS + 300, seed=9)))
+    services.book_bulk_create(items=list(demo_books(exporting.CHUNK_ROWS + 300, seed=9)))
     path = tmp_path / f"books.{fmt}"
 
     run("-o", str(path))

@@ -192,7 +192,7 @@ def test_every_service_write_moves_the_lists_to_a_new_generation(write: str) -> 
     if write == "create":
         services.book_create(**new_book, isbn=CANONICAL_ISBN)
     elif write == "bulk_create":
-        services.book_bulk_create([{**new_book, "isbn": CANONICAL_ISBN}])
+        services.book_bulk_create(items=[{**new_book, "isbn": CANONICAL_ISBN}])
     elif write == "update":
         services.book_update(book=book, title="Changed")
     else:

@@ -3,6 +3,7 @@
 import datetime
 import io
 import re
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -38,9 +39,9 @@ def bulk_create_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     real = services.book_bulk_create
 
-    def recording(items: list[dict[str, object]]) -> list[Book]:
+    def recording(*, items: list[dict[str, Any]]) -> list[Book]:
         sizes.append(len(items))
-        return real(items)
+        return real(items=items)
 
     monkeypatch.setattr(services, "book_bulk_create", recording)
     return sizes

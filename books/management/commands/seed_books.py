@@ -67,7 +67,7 @@ class Command(BaseCommand):
             missing = [book for book in batch if book["isbn"] not in taken]
             if missing:
                 # The same path as a bulk POST: every rule checked, one INSERT per batch.
-                services.book_bulk_create(missing)
+                services.book_bulk_create(items=missing)
             added += len(missing)
             present += len(taken)
             if options["verbosity"] > 1:
