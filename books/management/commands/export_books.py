@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from books.exporting import FORMATS, export_chunks
 from books.filters import BookFilter
-from books.selectors import book_list
+from books.selectors import InvalidFilters, books_filtered
 
 #: The API's list filters, offered as --options (underscores become hyphens).
 FILTERS = tuple(BookFilter.base_filters)
@@ -33,14 +33,15 @@ class Command(BaseCommand):
         output = options["output"]
         fmt = options["format"] or _format_from_name(output)
         data = {name: options[name] for name in FILTERS if options[name] is not None}
-        filterset = BookFilter(data=data, queryset=book_list())
-        if not filterset.is_valid():
+        try:
+            books = books_filtered(data)
+        except InvalidFilters as error:
             problems = "; ".join(
                 f"--{field.replace('_', '-')}: {' '.join(messages)}"
-                for field, messages in filterset.errors.items()
+                for field, messages in error.errors.items()
             )
-            raise CommandError(problems)
-        chunks = export_chunks(filterset.qs, fmt)
+            raise CommandError(problems) from error
+        chunks = export_chunks(books, fmt)
         if output:
             with Path(output).open("w", encoding="utf-8", newline="") as stream:
                 for chunk in chunks:
