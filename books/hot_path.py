@@ -46,8 +46,8 @@ from books import read_cache
 from books.etags import parse_book_etag
 from books.list_query import FORMAT_PARAMETER, canonical_query
 from core.conditional import if_none_match_hits
-from core.db_routing import READ_FROM_PRIMARY_ENVIRON_KEY
 from core.http_rules import EnvironRequest, allowed_host, hsts_header
+from core.replicas.routing import READ_FROM_PRIMARY_ENVIRON_KEY
 from core.request_id import REQUEST_ID_HEADER, log_request_finished, safe_request_id
 from core.throttling import HOT_PATH_COUNT_KEY, AnonRateThrottle, anon_counter_key
 

@@ -12,6 +12,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from core.replicas.config import replica_databases
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -84,7 +86,7 @@ MIDDLEWARE = [
     "core.middleware.DatabaseUnavailableMiddleware",
     "core.metrics.RequestMetricsMiddleware",
     # Last, so a read it answers again from the primary is counted and logged once.
-    "core.middleware.ReadRoutingMiddleware",
+    "core.replicas.middleware.ReadRoutingMiddleware",
 ]
 
 ROOT_URLCONF = "bookstore.urls"
@@ -145,55 +147,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # primary). Catalogue reads then go to a replica that is up and at most REPLICA_MAX_LAG_SECONDS
 # behind (checked every REPLICA_CHECK_INTERVAL_SECONDS); writes, transactions, migrations and
 # accounts stay on the primary, and a user who wrote reads from the primary for
-# READ_YOUR_WRITES_SECONDS (core.db_routing).
+# READ_YOUR_WRITES_SECONDS (core/replicas/).
 DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
 REPLICA_CHECK_INTERVAL_SECONDS = env.float("REPLICA_CHECK_INTERVAL_SECONDS", default=1.0)
 READ_YOUR_WRITES_SECONDS = env.float("READ_YOUR_WRITES_SECONDS", default=5.0)
-# One URL per replica: a multi-host URL (host1,host2) would be split at its comma.
-for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
-    _replica = environ.Env.db_url_config(_url)
-    if _replica.get("ENGINE") != "django.db.backends.postgresql" or not (
-        _replica.get("HOST") and _replica.get("NAME")
-    ):
-        raise ImproperlyConfigured(
-            f"DATABASE_REPLICA_URLS: replica {_number} is not a postgres:// URL with a host "
-            "and a database name (one URL per replica, comma-separated)."
-        )
-    for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"):
-        _replica[_name] = DATABASES["default"][_name]
-    # The primary's options (connect_timeout...) unless the replica's URL sets its own; never
-    # target_session_attrs=read-write, which refuses a standby.
-    _replica["OPTIONS"] = {
-        **{
-            name: value
-            for name, value in DATABASES["default"].get("OPTIONS", {}).items()
-            if name != "target_session_attrs"
-        },
-        **_replica.get("OPTIONS", {}),
-    }
-    # Test runs read the test database through the replica's alias.
-    _replica["TEST"] = {"MIRROR": "default"}
-    DATABASES[f"replica_{_number}"] = _replica
+# Each URL becomes an alias replica_1, replica_2, ...; settings that could hide a user's own
+# write are refused here (core/replicas/config.py).
+DATABASES.update(
+    replica_databases(
+        DATABASE_REPLICA_URLS,
+        primary=DATABASES["default"],
+        max_lag_seconds=REPLICA_MAX_LAG_SECONDS,
+        check_interval_seconds=REPLICA_CHECK_INTERVAL_SECONDS,
+        read_your_writes_seconds=READ_YOUR_WRITES_SECONDS,
+        redis_url=env.str("REDIS_URL", default=""),
+    )
+)
 if DATABASE_REPLICA_URLS:
-    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL.")
-    if not env.str("REDIS_URL", default=""):
-        # The read-your-writes markers must be seen by every instance.
-        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs REDIS_URL.")
-    if REPLICA_CHECK_INTERVAL_SECONDS <= 0 or REPLICA_MAX_LAG_SECONDS < 0:
-        raise ImproperlyConfigured(
-            "REPLICA_CHECK_INTERVAL_SECONDS must be above 0 and REPLICA_MAX_LAG_SECONDS at least 0."
-        )
-    if READ_YOUR_WRITES_SECONDS < REPLICA_MAX_LAG_SECONDS + 2 * REPLICA_CHECK_INTERVAL_SECONDS:
-        # A replica is used while its last verdict is younger than READ_YOUR_WRITES_SECONDS -
-        # REPLICA_MAX_LAG_SECONDS (core.replica_health): that must outlast a round of checks
-        # and the interval between two.
-        raise ImproperlyConfigured(
-            "READ_YOUR_WRITES_SECONDS must be at least REPLICA_MAX_LAG_SECONDS + "
-            "twice REPLICA_CHECK_INTERVAL_SECONDS, or a user could miss their own write."
-        )
-    DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
+    DATABASE_ROUTERS = ["core.replicas.routing.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler, set_rollback
 
-from core import db_routing
+from core.replicas import routing
 
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; retry shortly."
 #: Seconds a client should wait before retrying while the database is unavailable.
@@ -81,8 +81,8 @@ def note_database_unavailable(error: BaseException) -> None:
     """Log the outage in one line (no traceback: there may be thousands) and drop the
     connection that saw it."""
     logger.warning("database_unavailable", error=type(error).__name__, message=str(error)[:300])
-    # A replica's failure is answered again from the primary (core.middleware): say which.
-    db_routing.note_failed_connections()
+    # A replica's failure is answered again from the primary (core.replicas.middleware): say which.
+    routing.note_failed_connections()
     close_broken_connections()
 
 

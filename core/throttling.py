@@ -76,7 +76,7 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
         window, self.window_ends_at = window_of(self.duration)
         counter = f"{key}:{window}"
         # Counted once per request, even when it is answered twice (a read whose replica
-        # failed is answered again from the primary: core.middleware.ReadRoutingMiddleware).
+        # failed is answered again from the primary: core.replicas.middleware).
         counted = request.META.setdefault(COUNTED_KEY, {})
         if counter not in counted:
             counted[counter] = count_hit(counter, self.duration)

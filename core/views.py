@@ -7,7 +7,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from core.replica_health import get_replica_health, replica_aliases
+from core.replicas.health import get_replica_health, replica_aliases
 
 logger = logging.getLogger(__name__)
 

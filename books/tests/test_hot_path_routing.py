@@ -13,9 +13,9 @@ from books.hot_path import CachedReads
 from books.models import Book
 from books.tests.factories import BookFactory
 from books.tests.wsgi import CountingDjango, connections_kept_open, request
-from core import replica_health
-from core.db_routing import READ_FROM_PRIMARY_ENVIRON_KEY
-from core.tests.replicas import FixedHealth, queries_on, replica_alias
+from core.replicas import health as replica_health
+from core.replicas.routing import READ_FROM_PRIMARY_ENVIRON_KEY
+from core.replicas.tests.replicas import FixedHealth, queries_on, replica_alias
 
 # Transactional: inside a test-wide transaction every read goes to the primary anyway.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,7 +38,7 @@ class RecordingDjango(CountingDjango):
 @pytest.fixture
 def replica(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """replica_1, a second connection to the test database, up and behind ReplicaRouter."""
-    settings.DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
+    settings.DATABASE_ROUTERS = ["core.replicas.routing.ReplicaRouter"]
     replica_health.reset_replica_health()
     monkeypatch.setattr(replica_health, "_health", FixedHealth(REPLICA))
     with replica_alias(REPLICA):

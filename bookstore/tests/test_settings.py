@@ -316,7 +316,7 @@ def test_each_replica_url_becomes_a_replica_alias_read_through_the_router(base_d
     databases = values["DATABASES"]
 
     assert list(databases) == ["default", "replica_1", "replica_2"]
-    assert values["DATABASE_ROUTERS"] == ["core.db_routing.ReplicaRouter"]
+    assert values["DATABASE_ROUTERS"] == ["core.replicas.routing.ReplicaRouter"]
     for alias, host in [("replica_1", "replica-a"), ("replica_2", "replica-b")]:
         replica = databases[alias]
         assert replica["ENGINE"] == "django.db.backends.postgresql"

@@ -13,9 +13,9 @@ from django.test import Client
 
 from books.tests.wsgi import connections_kept_open, request
 from bookstore.wsgi import application
-from core import replica_health
+from core.replicas import health as replica_health
+from core.replicas.tests.replicas import replica_alias
 from core.tests.conftest import Samples
-from core.tests.replicas import replica_alias
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "bookstore-dashboard.json"
 

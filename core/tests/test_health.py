@@ -8,8 +8,8 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
-from core import replica_health
-from core.tests.replicas import FixedHealth, replica_alias
+from core.replicas import health as replica_health
+from core.replicas.tests.replicas import FixedHealth, replica_alias
 
 JSON = "application/json"
 

@@ -17,7 +17,7 @@ from unittest import mock
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from core.replica_health import ReplicaHealth
+from core.replicas.health import ReplicaHealth
 
 #: PostgreSQL settings for a server that is not there: port 1 refuses at once.
 UNREACHABLE_POSTGRESQL = {
@@ -39,7 +39,7 @@ def replica_alias(alias: str, database: dict[str, Any] | None = None) -> Iterato
     else:
         database = {**copy.deepcopy(connections["default"].settings_dict), **database}
     database["TEST"] = {"MIRROR": "default"}
-    # connections.settings is settings.DATABASES, as core.replica_health reads it.
+    # connections.settings is settings.DATABASES, as core.replicas.health reads it.
     connections.settings[alias] = database
     try:
         with mock.patch.object(
@@ -77,7 +77,7 @@ def _allowing(
 
 
 class FixedHealth:
-    """Stands in for core.replica_health.ReplicaHealth: the replicas the test says are up."""
+    """Stands in for core.replicas.health.ReplicaHealth: the replicas the test says are up."""
 
     def __init__(self, *healthy: str) -> None:
         self.up = tuple(healthy)

@@ -1,4 +1,4 @@
-"""core.replica_health: a replica serves reads while it answers and is no further behind the
+"""core.replicas.health: a replica serves reads while it answers and is no further behind the
 primary than REPLICA_MAX_LAG_SECONDS, measured against samples of the primary's WAL position.
 
 Two kinds of server: a second connection to the test database (a copy of the primary as
@@ -18,8 +18,8 @@ import pytest
 from django.db import DatabaseError
 from prometheus_client import REGISTRY
 
-from core import replica_health
-from core.replica_health import (
+from core.replicas import health as replica_health
+from core.replicas.health import (
     PrimaryPositions,
     ReplicaHealth,
     get_replica_health,
@@ -27,8 +27,8 @@ from core.replica_health import (
     replica_aliases,
     reset_replica_health,
 )
+from core.replicas.tests.replicas import UNREACHABLE_POSTGRESQL, replica_alias, stop_checker_threads
 from core.tests.conftest import LogLines
-from core.tests.replicas import UNREACHABLE_POSTGRESQL, replica_alias, stop_checker_threads
 
 REPLICA = "replica_1"
 MAX_LAG = 2.0

@@ -11,12 +11,13 @@ The rules, in the order they are applied to a read (`ReplicaRouter.db_for_read`)
    short-lived marker in Redis under the user's id, which every instance sees.
 4. So do the reads that fill the shared read cache (books.hot_path): the cache must never keep
    a page older than the last write it has been told about.
-5. Otherwise a replica that core.replica_health judges up and current answers (the same one
+5. Otherwise a replica that core.replicas.health judges up and current answers (the same one
    for every read of a request, so they see one snapshot; requests are spread round-robin);
    with none, the primary.
 
 A read request whose replica fails (down, or a query cancelled by replay) is answered again
-from the primary by ReadRoutingMiddleware, so a replica outage costs no failed request.
+from the primary by ReadRoutingMiddleware (core.replicas.middleware), so a replica outage costs
+no failed request.
 """
 
 import contextvars
@@ -33,7 +34,7 @@ from django.db import connections
 from django.db.models import Model
 from django.http import HttpRequest
 
-from core.replica_health import PRIMARY, get_replica_health
+from core.replicas.health import PRIMARY, get_replica_health
 
 logger = structlog.stdlib.get_logger(__name__)
 

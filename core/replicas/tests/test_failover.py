@@ -1,4 +1,4 @@
-"""core.middleware.ReadRoutingMiddleware: a read whose replica fails is answered again from
+"""core.replicas.middleware.ReadRoutingMiddleware: a read whose replica fails is answered again from
 the primary, once, and the replica is taken out; a write never touches a replica."""
 
 import logging
@@ -17,16 +17,16 @@ from rest_framework.test import APIClient
 from books.models import Book
 from books.permissions import give_role
 from books.tests.factories import BookFactory, book_payload
-from core import replica_health
 from core.exceptions import is_database_unavailable
-from core.replica_health import ReplicaHealth
-from core.tests.conftest import LogLines, Samples
-from core.tests.replicas import (
+from core.replicas import health as replica_health
+from core.replicas.health import ReplicaHealth
+from core.replicas.tests.replicas import (
     UNREACHABLE_POSTGRESQL,
     queries_on,
     replica_alias,
     started_health,
 )
+from core.tests.conftest import LogLines, Samples
 from core.throttling import anon_counter_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +37,7 @@ RESPONSES = "django_http_responses_total_by_status_view_method_total"
 
 @pytest.fixture
 def routed(settings: Any) -> None:
-    settings.DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
+    settings.DATABASE_ROUTERS = ["core.replicas.routing.ReplicaRouter"]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
-"""core.db_routing: catalogue reads go to a healthy replica; writes, transactions, accounts
+"""core.replicas.routing: catalogue reads go to a healthy replica; writes, transactions, accounts
 and a user's reads just after their own write go to the primary.
 
-The "replica" is a second connection to the test database (core.tests.replicas). The tests
+The "replica" is a second connection to the test database (core.replicas.tests.replicas). The tests
 are transactional: inside a test-wide transaction every read would go to the primary, and
 the second connection would not see the test's rows.
 """
@@ -26,10 +26,10 @@ from rest_framework.test import APIClient
 from books.models import Book
 from books.permissions import give_role
 from books.tests.factories import BookFactory, book_payload
-from core import replica_health
-from core.db_routing import note_write, read_scope, reads_from_primary, wrote_recently
 from core.models import IdempotencyRecord
-from core.tests.replicas import FixedHealth, queries_on, replica_alias
+from core.replicas import health as replica_health
+from core.replicas.routing import note_write, read_scope, reads_from_primary, wrote_recently
+from core.replicas.tests.replicas import FixedHealth, queries_on, replica_alias
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,7 @@ REPLICA = "replica_1"
 @pytest.fixture
 def replica(settings: Any) -> Iterator[str]:
     """replica_1, a second connection to the test database, behind ReplicaRouter."""
-    settings.DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
+    settings.DATABASE_ROUTERS = ["core.replicas.routing.ReplicaRouter"]
     with replica_alias(REPLICA):
         yield REPLICA
 
