@@ -14,7 +14,7 @@ from django.db.models.expressions import RawSQL
 from books.search.terms import (
     PREFIX_MIN_LENGTH,
     SearchTerms,
-    best_correction,
+    closest,
     fold,
     needs_correction,
 )
@@ -104,25 +104,31 @@ def author_words(words: tuple[str, ...]) -> RawSQL:
 def corrections(terms: SearchTerms, using: str) -> dict[str, str]:
     """Each word of the search that begins no word of the titles and authors, mapped to the
     closest one that does: its nearest neighbours by trigram distance in books_word (the GiST
-    index), the closest of those by difflib's ratio (as on SQLite). Empty when nothing needs
-    or finds a correction."""
+    index), the closest of those by difflib's ratio (as on SQLite) that a book still has
+    (books_word never forgets a word; the title-and-author index says which are in use).
+    Empty when nothing needs or finds a correction."""
     corrected = {}
     with connections[using].cursor() as cursor:
+
+        def in_use(operand: str) -> bool:
+            cursor.execute(
+                f"SELECT EXISTS (SELECT FROM books_book WHERE {_PARTS['names']} "  # noqa: S608
+                "@@ to_tsquery('books_simple', %s))",
+                [operand],
+            )
+            return bool(cursor.fetchone()[0])
+
         for word in terms.required:
             bare = fold(word)
-            if not needs_correction(bare):
-                continue
-            # Words are letters and digits: no LIKE wildcard in them.
-            cursor.execute(
-                "SELECT EXISTS (SELECT FROM books_word WHERE word LIKE %s)", [f"{bare}%"]
-            )
-            if cursor.fetchone()[0]:
+            if not needs_correction(bare) or in_use(f"{bare}:*"):
                 continue
             cursor.execute(
                 "SELECT word FROM books_word ORDER BY word <-> %s LIMIT %s",
                 [bare, CORRECTION_CANDIDATES],
             )
-            best = best_correction(bare, [candidate for (candidate,) in cursor.fetchall()])
-            if best is not None:
-                corrected[word] = best
+            candidates = [candidate for (candidate,) in cursor.fetchall()]
+            for candidate in closest(bare, candidates, n=len(candidates)):
+                if in_use(candidate):
+                    corrected[word] = candidate
+                    break
     return corrected

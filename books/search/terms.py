@@ -107,8 +107,13 @@ def main_title(title: str) -> str:
 def best_correction(word: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``word`` (difflib's ratio, at least 0.6: "cultrue" and
     "culture" are 0.86, one swap), or None."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    close = closest(word, candidates, n=1)
     return close[0] if close else None
+
+
+def closest(word: str, candidates: Iterable[str], *, n: int) -> list[str]:
+    """Up to ``n`` candidates close to ``word`` (difflib's ratio at least 0.6), closest first."""
+    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
 
 
 def needs_correction(word: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from books.models import Book
@@ -193,6 +194,7 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     """Both ways PostgreSQL reads a relevance page: a query a tier, or (when the planner
     expects every tier to be rare) one query for all of them. SQLite reads a query a tier."""
     monkeypatch.setattr(ranking, "RARE_SHARE", 0.0 if request.param == "per tier" else 2.0)
+    monkeypatch.setattr(ranking, "_ESTIMATES", {})  # no decision remembered from another test
     return str(request.param)
 
 
@@ -435,3 +437,26 @@ def test_a_search_over_its_time_is_a_503_with_retry_after(
     # The connection is usable again: the next request is answered.
     monkeypatch.undo()
     assert api_client.get(LIST_URL, {"search": "dune"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_planner_is_asked_once_per_search_and_filters(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: one EXPLAIN chooses how to read the tiers; the same search again (or its
+    next page) reuses the choice for ESTIMATE_SECONDS. SQLite has no choice to make."""
+    monkeypatch.setattr(ranking, "_ESTIMATES", {})
+    make_book("Dune")
+    make_book("Dune Messiah")
+
+    def explains(params: dict[str, str]) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api_client.get(LIST_URL, params).status_code == 200
+        return sum(query["sql"].startswith("EXPLAIN") for query in queries.captured_queries)
+
+    first = explains({"search": "dune"})
+    again = explains({"search": "dune"})
+    other_filter = explains({"search": "dune", "author_name": "herbert"})
+    isbn_only = explains({"search": "978-0-441-17271-9"})
+
+    assert (first, again, other_filter, isbn_only) == ((1, 0, 1, 0) if POSTGRESQL else (0, 0, 0, 0))

@@ -1,1 +1,0 @@
-"""Helper scripts; a package so that tests and benchmarks can import scripts.ports."""
