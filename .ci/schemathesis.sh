@@ -29,7 +29,7 @@ trap 'exit 130' INT TERM
 
 # A port another server already answers on would have us test that server instead.
 # SCHEMATHESIS_PORT if it is free, else (unset) a free port below the ephemeral range (32768+).
-port="$(.venv/bin/python scripts/ports.py "${SCHEMATHESIS_PORT:-}")"
+port="$(.venv/bin/python harness/ports.py "${SCHEMATHESIS_PORT:-}")"
 base="http://127.0.0.1:$port"
 
 # Production settings, as an operator would set them; everything else from settings defaults.

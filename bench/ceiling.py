@@ -1,6 +1,6 @@
 """The ceiling: a bare WSGI app that answers every request with the same 300-byte JSON body.
 
-Served by our production server with our settings (bench/servers.py), it measures what the
+Served by our production server with our settings (harness/app.py), it measures what the
 server, the loopback and the load generator alone allow: no framework, database or cache.
 """
 

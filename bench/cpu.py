@@ -5,7 +5,7 @@ the machine, a figure that holds better than requests/s on a machine shared by a
 import os
 from dataclasses import dataclass
 
-from scripts.processes import process_stats
+from harness.processes import process_stats
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 ROLES = ("server", "postgres", "redis", "wrk", "other")

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import ensure_database  # noqa: E402 - needs ROOT on the path
-from bench.servers import rss_kib  # noqa: E402
 from books.demo import demo_isbn  # noqa: E402
+from harness.processes import rss_kib  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bookstore_bench"
 RESULTS = ROOT / "bench" / "results"

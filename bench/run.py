@@ -2,7 +2,7 @@
 
 One deterministic catalogue of N books (default 100,000) is loaded into every system:
 
-- ours: the production server (bench/servers.py) on PostgreSQL and Redis, loaded through
+- ours: the production server (harness/app.py) on PostgreSQL and Redis, loaded through
   ``manage.py import_books`` and measured as that import leaves the table (no VACUUM ANALYZE
   of the benchmark's own: the importer's ANALYZE is what a fresh import gets);
 - production reference: the lecture's code with DEBUG off, PageNumberPagination and persistent
@@ -61,6 +61,9 @@ from bench import search_scenarios as search  # noqa: E402
 from bench.data import Catalogue, write_catalogue  # noqa: E402
 from bench.deep_cursors import DEEP_PAGES, deep_positions  # noqa: E402
 from bench.wrk import Load, LoadResult, LoadShape, run_wrk  # noqa: E402
+from harness import app as harness_app  # noqa: E402
+from harness.ports import free_port  # noqa: E402
+from harness.processes import Server, rss_kib  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_ours"
@@ -68,6 +71,9 @@ REFERENCE_DATABASE = "bench_reference"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 #: Our WSGI application, as production serves it.
 OUR_APP = "bookstore.wsgi:application"
+#: Seconds a server may take to be ready (a cold start on a big catalogue) and to stop.
+READY_TIMEOUT = 90
+STOP_TIMEOUT = 20
 #: The reference's list pages (PageNumberPagination's PAGE_SIZE in the seed's settings).
 REFERENCE_PAGE_SIZE = 20
 # A fixed key, so the cursors made before the server starts verify in it. Not a secret.
@@ -247,7 +253,7 @@ def run_command(
     completed = subprocess.run(  # noqa: S603 - our own command lines
         command,
         cwd=cwd,
-        env=servers.server_environment(env),
+        env=harness_app.server_environment(env),
         capture_output=True,
         text=True,
         check=False,
@@ -430,7 +436,7 @@ def paths_load(paths: Path) -> Load:
 
 def measure(
     run: Run,
-    server: servers.Server,
+    server: Server,
     scenario: str,
     system: str,
     load: Load | Callable[[], Load],
@@ -447,7 +453,7 @@ def measure(
     load_before = os.getloadavg()[0]
     processes_before = cpu.snapshot()
     result = run_wrk(server.url, measured, shape)
-    spent = cpu.seconds_by_role(processes_before, cpu.snapshot(), server.process.pid)
+    spent = cpu.seconds_by_role(processes_before, cpu.snapshot(), server.main_pid)
     entry = result.as_dict()
     # What one request cost each part of the machine (the server runs in its own group).
     entry["cpu_seconds"] = spent
@@ -483,17 +489,17 @@ def measure(
 
 
 @contextmanager
-def running(server: servers.Server, run: Run) -> Iterator[servers.Server]:
+def running(server: Server, run: Run) -> Iterator[Server]:
     try:
-        server.wait_ready()
+        server.wait_ready(READY_TIMEOUT)
         run.log(f"{server.name}: ready at {server.url} (log {server.log_path})")
         yield server
     finally:
-        server.stop()
+        server.stop(timeout=STOP_TIMEOUT)
 
 
-def worker_memory(server: servers.Server) -> dict[str, int | None]:
-    return {str(pid): servers.rss_kib(pid) for pid in server.worker_pids()}
+def worker_memory(server: Server) -> dict[str, int | None]:
+    return {str(pid): rss_kib(pid) for pid in server.worker_pids()}
 
 
 def read_each(url: str, paths: list[str], clients: int = 8) -> int:
@@ -518,7 +524,7 @@ def read_each(url: str, paths: list[str], clients: int = 8) -> int:
         return sum(pool.map(read, shares))
 
 
-def warm_cache(run: Run, server: servers.Server, low: int, high: int) -> None:
+def warm_cache(run: Run, server: Server, low: int, high: int) -> None:
     """Read every hot id once, so the hot-cache scenario starts with all of them cached."""
     started = time.perf_counter()
     failures = read_each(server.url, [f"/books/{id_}/" for id_ in range(low, high + 1)])
@@ -536,19 +542,21 @@ def start_on_our_server(
     *,
     read_cache: bool = True,
     ready_path: str = "/readyz",
-) -> servers.Server:
+) -> Server:
     """Our production server running ``app`` with our environment, on a port of its own."""
-    return servers.start_production_server(
-        name,
-        app,
-        servers.free_port(run.ports),
-        our_environment(run, read_cache=read_cache),
+    server = harness_app.AppServer(
+        free_port(run.ports),
         run.workdir / log_name,
+        our_environment(run, read_cache=read_cache),
+        app=app,
+        name=name,
         ready_path=ready_path,
     )
+    server.spawn()
+    return server
 
 
-def measure_writes(run: Run, server: servers.Server, system: str, prepared: Prepared) -> None:
+def measure_writes(run: Run, server: Server, system: str, prepared: Prepared) -> None:
     """The create scenario (a fresh ISBN prefix for its warm-up and its run) and the update."""
     measure(run, server, "create", system, lambda: write_load(run, "create", prepared))
     measure(run, server, "update", system, write_load(run, "update", prepared))
@@ -593,7 +601,7 @@ def run_ours(run: Run, prepared: Prepared) -> None:
         run_search_scenarios(run, server, prepared)
 
 
-def run_search_scenarios(run: Run, server: servers.Server, prepared: Prepared) -> None:
+def run_search_scenarios(run: Run, server: Server, prepared: Prepared) -> None:
     """The search scenarios on our server with the read cache off: every request searches."""
     files = dict(prepared.search_scenario_paths)
     assert run.catalogue is not None
@@ -639,7 +647,7 @@ def run_reference(run: Run, prepared: Prepared) -> None:
     """The reference on each of its servers; each scenario credits it with the best one."""
     candidates: dict[str, dict[str, dict[str, Any]]] = {}
     for name in servers.REFERENCE_SERVERS:
-        port = servers.free_port(run.ports)
+        port = free_port(run.ports)
         server = servers.start_reference_server(
             port, run.reference_url, run.workdir / f"reference-{name}.log", name
         )
@@ -693,7 +701,7 @@ def reference_description(run: Run) -> dict[str, Any]:
 
 
 def run_seed(run: Run, prepared: Prepared) -> None:
-    port = servers.free_port(run.ports)
+    port = free_port(run.ports)
     server = servers.start_seed_server(port, seed_database(run), run.workdir / "seed.log")
     with running(server, run):
         low, high = hot_range(prepared)
@@ -954,7 +962,7 @@ def main(argv: list[str] | None = None) -> int:
                 for key, value in our_environment(run).items()
                 if key not in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL")
             },
-            "server_command": servers.production_server_command(OUR_APP),
+            "server_command": harness_app.server_command(OUR_APP),
             "reference": reference_description(run) if "reference" in options.systems else None,
             "measurements": run.measurements,
             "ratios": report.compute_ratios(run.measurements),

@@ -43,6 +43,8 @@ if str(ROOT) not in sys.path:
 from bench import databases, servers  # noqa: E402 - needs ROOT on the path
 from bench import run as bench_run  # noqa: E402
 from bench.data import write_catalogue  # noqa: E402
+from harness.ports import free_port  # noqa: E402
+from harness.processes import Server  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # Our own database names (bench_* as bench/databases.py requires), so a run.py elsewhere on the
@@ -190,14 +192,14 @@ def start(
     *,
     cwd: Path,
     ready_path: str,
-) -> servers.Server:
+) -> Server:
     """Start one candidate (its own process group, output to a log file) and wait until ready."""
     run = choice.run
-    port = servers.free_port(run.ports)
+    port = free_port(run.ports)
     metrics_dir = Path(tempfile.mkdtemp(prefix="metrics-", dir=run.workdir))
     log_path = run.workdir / f"{name}-{app.split(':')[0].replace('.', '_')}-{port}.log"
     command = factory(app, port)
-    server = servers._spawn(
+    server = servers.spawn(
         name,
         command,
         env={**env, "WEB_CONCURRENCY": str(WORKERS), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
@@ -207,7 +209,7 @@ def start(
         ready_path=ready_path,
     )
     started = time.monotonic()
-    server.wait_ready()
+    server.wait_ready(bench_run.READY_TIMEOUT)
     entry = choice.servers_seen.setdefault(name, {"command": command, "starts": []})
     entry["starts"].append(
         {
@@ -221,13 +223,13 @@ def start(
     return server
 
 
-def stop(choice: Choice, server: servers.Server) -> None:
+def stop(choice: Choice, server: Server) -> None:
     """Stop the server's process group; record how long SIGTERM took and how it exited."""
     started = time.monotonic()
-    server.stop()
+    server.stop(timeout=bench_run.STOP_TIMEOUT)
     starts = choice.servers_seen[server.name]["starts"]
     starts[-1]["stop_seconds"] = round(time.monotonic() - started, 2)
-    starts[-1]["exit_code"] = server.process.returncode
+    starts[-1]["exit_code"] = server.returncode
     starts[-1]["log_tail"] = server.log_tail(5)
 
 
@@ -237,13 +239,13 @@ def with_server(
     factory: CommandFactory,
     app: str,
     env: dict[str, str],
-    body: Callable[[servers.Server], None],
+    body: Callable[[Server], None],
     *,
     cwd: Path = ROOT,
     ready_path: str = "/readyz",
 ) -> None:
     """Start a server, run ``body`` on it, always stop it; a failure is recorded, not raised."""
-    server: servers.Server | None = None
+    server: Server | None = None
     try:
         server = start(choice, name, factory, app, env, cwd=cwd, ready_path=ready_path)
         body(server)
@@ -263,10 +265,10 @@ def run_candidate(choice: Choice, name: str, prepared: bench_run.Prepared) -> No
     seed = run.options.seed
     env = bench_run.our_environment(run)
 
-    def ceiling(server: servers.Server) -> None:
+    def ceiling(server: Server) -> None:
         bench_run.measure(run, server, "ceiling", name, bench_run.detail_load(1, 1000, seed))
 
-    def hot(server: servers.Server) -> None:
+    def hot(server: Server) -> None:
         low, high = bench_run.hot_range(prepared)
         bench_run.warm_cache(run, server, low, high)
         bench_run.measure(run, server, "detail", name, bench_run.detail_load(low, high, seed))
@@ -274,7 +276,7 @@ def run_candidate(choice: Choice, name: str, prepared: bench_run.Prepared) -> No
             run, server, "create", name, lambda: bench_run.write_load(run, "create", prepared)
         )
 
-    def uncached(server: servers.Server) -> None:
+    def uncached(server: Server) -> None:
         load = bench_run.detail_load(prepared.low_id, prepared.high_id, seed)
         bench_run.measure(run, server, "detail_uncached", name, load)
 
@@ -294,7 +296,7 @@ def run_reference_candidate(choice: Choice, name: str, prepared: bench_run.Prepa
         "DATABASE_URL": run.reference_url,
     }
 
-    def body(server: servers.Server) -> None:
+    def body(server: Server) -> None:
         low, high = bench_run.hot_range(prepared)
         load = bench_run.detail_load(low, high, run.options.seed)
         bench_run.measure(run, server, "detail", name, load)

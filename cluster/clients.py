@@ -1,7 +1,7 @@
 """API clients that drive the cluster through nginx, recording every request.
 
 Each client thread keeps one HTTP/1.1 connection to nginx open, as a browser or an SDK does,
-and opens a new one only after a failure. Every request is recorded as a faults.load.Outcome
+and opens a new one only after a failure. Every request is recorded as a harness.load.Outcome
 (what was sent, when, what came back), so a test can count failures in any window.
 
 A client retries exactly what the API documents as safe to retry: a POST carrying an
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from faults.load import REQUEST_TIMEOUT, Budget, Outcome, Reply, version_from_etag
+from harness.load import REQUEST_TIMEOUT, Budget, Outcome, Reply, version_from_etag
 
 POST_ATTEMPTS = 3
 RETRIED_STATUSES = frozenset({502, 503})

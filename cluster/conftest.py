@@ -17,7 +17,7 @@ import pytest
 
 from cluster import report
 from cluster.topology import Cluster
-from faults.servers import time_limit
+from harness.processes import time_limit
 
 TEST_TIME_LIMIT = 90
 START_TIME_LIMIT = 120

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from cluster.clients import Client, Exchange, Recorder, book_payload, call, create_book
-from faults.load import isbn13
+from harness.load import isbn13
 
 
 @dataclass(frozen=True)

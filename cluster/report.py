@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from faults.servers import PROJECT_DIRECTORY
+from harness.app import PROJECT_DIRECTORY
 
 RESULTS_PATH = PROJECT_DIRECTORY / "test-output" / "cluster" / "results.json"
 

@@ -28,8 +28,8 @@ from cluster.counters import (
 from cluster.read_your_writes import ReadYourWritesRun
 from cluster.throughput import measure, table
 from cluster.topology import INSTANCES, Cluster
-from faults.load import Budget, Outcome, describe, figures, isbn13
-from faults.servers import wait_until
+from harness.load import Budget, Outcome, describe, figures, isbn13
+from harness.processes import wait_until
 
 #: Share of the catalogue's SELECTs that must run on the replica while it is healthy: the
 #: rest is what the router sends to the primary on purpose (none in a read-only phase by
@@ -40,7 +40,7 @@ REPLICA_READ_SHARE = 0.9
 #: (2 s), so the router keeps using the replica (its lag estimate is the delay plus up to
 #: one check interval).
 REPLICA_APPLY_DELAY = "300ms"
-#: Each test's ISBNs (faults.load.isbn13 numbers) are its own: never one of another test.
+#: Each test's ISBNs (harness.load.isbn13 numbers) are its own: never one of another test.
 ISBN_BASE = {"writes": 1_000_000, "ryw": 2_000_000, "replica": 3_000_000, "kill": 4_000_000}
 
 

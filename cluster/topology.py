@@ -2,7 +2,7 @@
 Redis, identical app instances under granian (deploy/server.py), and nginx in front with the
 shipped config.
 
-Every part listens on a loopback port of its own below 32768 (scripts/ports.py);
+Every part listens on a loopback port of its own below 32768 (harness/ports.py);
 `Cluster.destroy()` ends every process this started and removes every directory, whatever
 state the cluster is in, and empties the Redis database it used.
 """
@@ -21,14 +21,11 @@ import psycopg
 import redis
 
 from deploy.nginx_config import nginx_command, write_nginx_config
-from faults.servers import (
-    AppServer,
-    Nginx,
-    PrivatePostgres,
-    PrivateReplica,
-    wait_until,
-)
-from scripts.ports import free_port
+from harness.app import AppServer, settings_under_load
+from harness.nginx import Nginx
+from harness.ports import free_port
+from harness.postgres import PrivatePostgres, PrivateReplica
+from harness.processes import wait_until
 
 DATABASE = "bookstore"
 #: The machine's Redis (the issue says so), in a database number no other step uses.
@@ -77,15 +74,18 @@ class Cluster:
         for index in range(INSTANCES):
             directory = self.directory / f"app-{index + 1}"
             directory.mkdir()
+            settings = settings_under_load(
+                directory,
+                database_url=self.primary.url(DATABASE),
+                redis_url=REDIS_URL,
+                secret_key=secret_key,
+            )
             self.instances.append(
                 AppServer(
-                    directory,
                     free_port(),
-                    database_url=self.primary.url(DATABASE),
-                    redis_url=REDIS_URL,
+                    directory / "server.log",
+                    {**settings, **environment},
                     workers=1,
-                    secret_key=secret_key,
-                    environment=environment,
                 )
             )
         self.nginx_directory = self.directory / "nginx"
@@ -214,7 +214,7 @@ class Cluster:
         """nginx's JSON access log lines so far (the shipped config logs to stdout)."""
         assert self.nginx is not None
         entries = []
-        for line in self.nginx.log.read_text(errors="replace").splitlines():
+        for line in self.nginx.log_path.read_text(errors="replace").splitlines():
             with contextlib.suppress(ValueError):
                 entry = json.loads(line)
                 if isinstance(entry, dict) and "upstream_addr" in entry:
@@ -233,7 +233,9 @@ class Cluster:
         """Copy every server's log to `destination` (after a failure, to see why)."""
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir(parents=True)
-        logs = [(server.log, f"app-{index + 1}.log") for index, server in enumerate(self.instances)]
+        logs = [
+            (server.log_path, f"app-{index + 1}.log") for index, server in enumerate(self.instances)
+        ]
         logs += [(self.directory / "nginx.log", "nginx.log")]
         logs += [(self.primary.log, "primary.log"), (self.replica.log, "replica.log")]
         for source, name in logs:

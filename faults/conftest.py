@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from faults.servers import PROJECT_DIRECTORY, AppServer, PrivatePostgres, PrivateRedis, time_limit
-from scripts.ports import free_port
+from harness.app import PROJECT_DIRECTORY, AppServer, settings_under_load
+from harness.ports import free_port
+from harness.postgres import PrivatePostgres
+from harness.processes import time_limit
+from harness.redis import PrivateRedis
 
 DATABASE = "bookstore"
 TEST_TIME_LIMIT = 120
@@ -61,10 +64,12 @@ def app(
     directory = tmp_path / "app"
     directory.mkdir()
     server = AppServer(
-        directory,
         free_port(),
-        database_url=postgres.url(DATABASE),
-        redis_url=redis_server.url,
+        directory / "server.log",
+        settings_under_load(
+            directory, database_url=postgres.url(DATABASE), redis_url=redis_server.url
+        ),
+        workers=2,
     )
     server.manage("migrate", "--noinput")
     try:

@@ -19,7 +19,8 @@ import time
 import pytest
 
 from faults.conftest import DATABASE, write_report
-from faults.load import (
+from harness.app import AppServer
+from harness.load import (
     Load,
     Outcome,
     api_requests,
@@ -30,7 +31,8 @@ from faults.load import (
     sent_between,
     slowest,
 )
-from faults.servers import AppServer, PrivatePostgres, wait_until
+from harness.postgres import PrivatePostgres
+from harness.processes import wait_until
 
 STEADY_SECONDS = 3.0
 OUTAGE_SECONDS = 4.0

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from faults.conftest import DATABASE, write_report
-from faults.load import (
+from harness.app import AppServer
+from harness.load import (
     Load,
     api_requests,
     between,
@@ -33,7 +34,9 @@ from faults.load import (
     stale_reads,
     version_from_etag,
 )
-from faults.servers import AppServer, PrivatePostgres, PrivateRedis, wait_until
+from harness.postgres import PrivatePostgres
+from harness.processes import wait_until
+from harness.redis import PrivateRedis
 
 STEADY_SECONDS = 3.0
 OUTAGE_SECONDS = 5.0

@@ -18,16 +18,13 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 from faults.conftest import DATABASE, write_report
-from faults.load import Load, SlowDownload, describe, figures, sent_between
-from faults.servers import (
-    AppServer,
-    PrivatePostgres,
-    process_alive,
-    tcp_migrate_req_enabled,
-    wait_until,
-)
+from harness.app import AppServer
+from harness.load import Load, SlowDownload, describe, figures, sent_between
+from harness.postgres import PrivatePostgres
+from harness.processes import process_alive, wait_until
 
 STEADY_SECONDS = 3.0
 AFTER_SECONDS = 3.0
@@ -38,6 +35,15 @@ HOLD_SECONDS = 2.0
 #: A short request sent this long before SIGTERM has been accepted by a worker. One sent later
 #: may still wait in a worker's listen queue, which granian stops draining at SIGTERM: it is reset.
 ACCEPTED_WITHIN_SECONDS = 0.25
+
+
+def tcp_migrate_req_enabled() -> bool:
+    """Whether this network namespace hands a closed listener's queued connections to its
+    SO_REUSEPORT siblings (net.ipv4.tcp_migrate_req, Linux 5.14+)."""
+    try:
+        return Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 class ExitWatcher(threading.Thread):

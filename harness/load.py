@@ -1,4 +1,5 @@
-"""Load for the fault tests: a few client threads writing and reading their own books over HTTP.
+"""Client load for the fault and cluster tests: threads writing and reading their own books
+over HTTP, every request recorded as an Outcome.
 
 Every request is recorded with its timing and outcome, so a test can ask what happened in any
 window of time (before, during, after a fault). Each writer thread owns the books it creates:

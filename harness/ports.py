@@ -6,8 +6,8 @@ benchmark server, and the shell scripts' servers, take theirs from PORT_RANGE in
 
 Standard library only, so that the shell scripts can run it with the host's python3:
 
-    python3 scripts/ports.py        prints a free port
-    python3 scripts/ports.py 25000  prints 25000 if it is free, else fails
+    python3 harness/ports.py        prints a free port
+    python3 harness/ports.py 25000  prints 25000 if it is free, else fails
 """
 
 import secrets

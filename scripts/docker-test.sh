@@ -132,7 +132,7 @@ psql_admin -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)"
 psql_admin -c "CREATE DATABASE \"$DB_NAME\""
 DB_MADE=1
 redis-cli -u "$REDIS_URL" flushdb >/dev/null
-PORT=$(python3 scripts/ports.py) || fail "no free port in 20000-32000"
+PORT=$(python3 harness/ports.py) || fail "no free port in 20000-32000"
 ENV_FILE=$(mktemp /tmp/bookstore-docker-test-env.XXXXXX)
 cat >"$ENV_FILE" <<EOF
 SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')

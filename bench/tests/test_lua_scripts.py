@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from stdnum import isbn as stdnum_isbn
 
-from bench.servers import free_port
 from bench.wrk import Load, LoadShape, run_wrk
+from harness.ports import free_port
 
 
 class Recorder(ThreadingHTTPServer):

@@ -12,8 +12,8 @@ import pytest
 
 from bench import search_scenarios as search
 from bench.data import SearchProbes
-from bench.servers import free_port
 from bench.wrk import LoadResult
+from harness.ports import free_port
 
 
 def probes() -> SearchProbes:

@@ -18,7 +18,7 @@ from books import read_cache
 from books.hot_path import CachedReads
 from books.tests.factories import BookFactory
 from books.tests.wsgi import CountingDjango, connections_kept_open, request
-from scripts.ports import free_port
+from harness.ports import free_port
 
 pytestmark = pytest.mark.django_db
 

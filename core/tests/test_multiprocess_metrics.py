@@ -26,7 +26,7 @@ import pytest
 
 import deploy.server
 from core.tests.conftest import parse_samples, sample
-from scripts.ports import free_port
+from harness.ports import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2

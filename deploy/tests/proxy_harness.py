@@ -1,6 +1,6 @@
 """nginx with the shipped config in front of stand-in API instances, all on loopback.
 
-Ports come from scripts/ports.py's PORT_RANGE (20000-32000): the ephemeral range (32768 up) is
+Ports come from harness/ports.py's PORT_RANGE (20000-32000): the ephemeral range (32768 up) is
 the machine's, and a port the OS hands out there may be taken by a client socket before a
 server binds it.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.nginx_config import nginx_command, write_nginx_config
-from scripts.ports import PORT_RANGE, free_port
+from harness.ports import PORT_RANGE, free_port
 
 DEADLINE_SECONDS = 5.0
 

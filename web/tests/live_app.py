@@ -5,14 +5,9 @@ production static pipeline (collectstatic, compressed, content-hashed names), ov
 SQLite database in a temporary directory, whatever database or cache the outer test run uses.
 """
 
-import os
 import secrets
 import signal
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from scripts.ports import free_port
+from harness import app as harness_app
+from harness.app import AppServer
+from harness.ports import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = harness_app.PROJECT_DIRECTORY
 
 #: Books seeded before the tests: more than two pages of 20, so scrolling loads a second page.
 SEEDED_BOOKS = 45
@@ -34,9 +31,6 @@ COMMAND_TIMEOUT_S = 120
 STARTUP_TIMEOUT_S = 30
 SHUTDOWN_TIMEOUT_S = 10
 SERVER_ATTEMPTS = 3
-#: The outer run's database and cache are not the app's; nor is its metrics directory, which
-#: the server would clear of counts (it makes a temporary one of its own instead).
-NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 @dataclass(frozen=True)
@@ -59,101 +53,54 @@ def _tail(path: Path, lines: int) -> str:
         return "(no log)"
 
 
-def server_environment(work_dir: Path) -> dict[str, str]:
-    """The outer environment minus its database and cache, plus production settings."""
-    env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bookstore.settings",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DEBUG": "0",
-            "DATABASE_URL": f"sqlite:///{work_dir / 'e2e.sqlite3'}",
-            # Empty rather than unset: a developer's .env must not bring Redis back in.
-            "REDIS_URL": "",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            # Every test signs in, from 127.0.0.1 and as the same user: production's limits
-            # (10 sign-ins a minute, 25 live tokens a user) would throttle the suite and revoke
-            # the token it sets up with, as the suite grows.
-            "THROTTLE_AUTH_RATE": "1000/min",
-            "TOKEN_LIMIT_PER_USER": "0",
-            # Honoured once settings read STATIC_ROOT from the environment; until then
-            # collectstatic fills the repository's (git-ignored) staticfiles/ directory.
-            "STATIC_ROOT": str(work_dir / "static"),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
+def app_settings(work_dir: Path) -> dict[str, str]:
+    """Production settings over a fresh SQLite database in `work_dir`, without Redis. The
+    outer run's database, cache and metrics directory are not the app's (harness.app leaves
+    them out of the environment; the server makes a metrics directory of its own)."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "bookstore.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{work_dir / 'e2e.sqlite3'}",
+        # Empty rather than unset: a developer's .env must not bring Redis back in.
+        "REDIS_URL": "",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Every test signs in, from 127.0.0.1 and as the same user: production's limits
+        # (10 sign-ins a minute, 25 live tokens a user) would throttle the suite and revoke
+        # the token it sets up with, as the suite grows.
+        "THROTTLE_AUTH_RATE": "1000/min",
+        "TOKEN_LIMIT_PER_USER": "0",
+        # Honoured once settings read STATIC_ROOT from the environment; until then
+        # collectstatic fills the repository's (git-ignored) staticfiles/ directory.
+        "STATIC_ROOT": str(work_dir / "static"),
+        "PYTHONUNBUFFERED": "1",
+        "SERVER_THREADS": "4",
+    }
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(settings: dict[str, str], *args: str) -> str:
     """Runs ``manage.py`` with ``args`` and returns its output; a failure fails the test run."""
     try:
-        result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-            [sys.executable, "manage.py", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT_S,
-            check=False,
+        return harness_app.manage(
+            harness_app.server_environment(settings), *args, timeout=COMMAND_TIMEOUT_S
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"manage.py {' '.join(args)} took over {COMMAND_TIMEOUT_S} s", pytrace=False)
-    if result.returncode != 0:
-        pytest.fail(
-            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr}",
-            pytrace=False,
-        )
-    return result.stdout
+    except RuntimeError as error:
+        pytest.fail(f"manage.py {' '.join(args)} failed: {error}", pytrace=False)
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310 - http://127.0.0.1 only
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """Quick shutdown (SIGINT), then SIGKILL to the server's own process group if it lingers."""
-    if server.poll() is not None:
-        return
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=SHUTDOWN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)  # the group we created for it: its workers
-        server.wait(timeout=SHUTDOWN_TIMEOUT_S)
-
-
-def _start_server(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts deploy/server.py on a free port and waits for /healthz; retries if the port was
-    taken."""
+def start_server(settings: dict[str, str], log_path: Path) -> AppServer:
+    """Starts deploy/server.py (1 worker, 4 threads) on a free port and waits for /healthz;
+    retries if the port was taken."""
     for _ in range(SERVER_ATTEMPTS):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "deploy.server"],
-                cwd=REPO_ROOT,
-                env={
-                    **env,
-                    "HOST": "127.0.0.1",
-                    "PORT": str(port),
-                    "WEB_CONCURRENCY": "1",
-                    "SERVER_THREADS": "4",
-                },
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline and server.poll() is None:
-            if _healthy(url):
-                return server, url
-            time.sleep(0.2)
-        _stop(server)
+        server = AppServer(free_port(), log_path, settings, workers=1, name="the server")
+        try:
+            server.start(STARTUP_TIMEOUT_S)
+        except (RuntimeError, TimeoutError):
+            stop_server(server)
+            continue
+        return server
     pytest.fail(
         f"the server did not answer /healthz within {STARTUP_TIMEOUT_S} s "
         f"({SERVER_ATTEMPTS} attempts). Its log:\n{_tail(log_path, 40)}",
@@ -161,11 +108,16 @@ def _start_server(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen
     )
 
 
+def stop_server(server: AppServer) -> None:
+    """Quick shutdown (SIGINT), then SIGKILL to the server's own process group if it lingers."""
+    server.stop(signal.SIGINT, SHUTDOWN_TIMEOUT_S)
+
+
 @contextmanager
 def run_live_app(work_dir: Path) -> Iterator[LiveApp]:
     """Migrates, collects static files, seeds books and a user, and serves them with granian
     (deploy/server.py)."""
-    env = server_environment(work_dir)
+    env = app_settings(work_dir)
     password = secrets.token_urlsafe(18)
     manage(env, "migrate", "--noinput", "--verbosity", "0")
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
@@ -178,10 +130,10 @@ def run_live_app(work_dir: Path) -> Iterator[LiveApp]:
         env, "create_api_user", READER_USERNAME, f"--password={reader_password}", "--role", "reader"
     )
     log_path = work_dir / "server.log"
-    server, url = _start_server(env, log_path)
+    server = start_server(env, log_path)
     try:
         yield LiveApp(
-            url=url,
+            url=server.url,
             username=USERNAME,
             password=password,
             token=token,
@@ -189,4 +141,4 @@ def run_live_app(work_dir: Path) -> Iterator[LiveApp]:
             reader_password=reader_password,
         )
     finally:
-        _stop(server)
+        stop_server(server)

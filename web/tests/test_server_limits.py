@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from web.tests.live_app import _start_server, _stop, manage, server_environment
+from web.tests.live_app import app_settings, manage, start_server, stop_server
 
 #: deploy/server.py runs 1 worker x 4 threads here (live_app): more slow sockets than that.
 SLOW_SOCKETS = 16
@@ -23,15 +23,15 @@ BOOKS = 3
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work_dir: Path = tmp_path_factory.mktemp("server-limits")
-    env = server_environment(work_dir)
+    env = app_settings(work_dir)
     env["SERVER_HEADER_TIMEOUT_MS"] = str(HEADER_TIMEOUT_MS)
     manage(env, "migrate", "--noinput", "--verbosity", "0")
     manage(env, "seed_books", str(BOOKS))
-    server, url = _start_server(env, work_dir / "server.log")
+    server = start_server(env, work_dir / "server.log")
     try:
-        yield url
+        yield server.url
     finally:
-        _stop(server)
+        stop_server(server)
 
 
 def _half_sent_head(url: str) -> socket.socket:
