@@ -1,5 +1,11 @@
 """Fixtures shared by every app's tests."""
 
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -7,6 +13,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from books.permissions import give_role
+from core.logging import build_formatter
 
 
 def _forget_cached_state() -> None:
@@ -51,3 +58,23 @@ def auth_client(token: str) -> APIClient:
     client = APIClient(raise_request_exception=False)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Every line logged at INFO or above during the test, rendered by the production JSON
+    formatter and parsed back: call the fixture for the lines so far."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(build_formatter(log_format="json"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    yield lines
+    root.removeHandler(handler)
+    root.setLevel(previous_level)

@@ -7,10 +7,7 @@ Django (host, HTTPS, HSTS, the anonymous throttle key) are also asked of both fo
 inputs.
 """
 
-import io
-import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +33,7 @@ from books.tests.wsgi import (
 )
 from bookstore.wsgi import django_application
 from core.http_rules import EnvironRequest, allowed_host, hsts_header
-from core.logging import build_formatter
+from core.tests.conftest import LogLines
 from core.throttling import COUNTED_KEY, AnonRateThrottle, anon_counter_key
 
 pytestmark = pytest.mark.django_db
@@ -59,24 +56,14 @@ AccessLines = Callable[..., list[dict[str, Any]]]
 
 
 @pytest.fixture
-def access_lines() -> Iterator[AccessLines]:
+def access_lines(json_logs: LogLines) -> AccessLines:
     """The lines of one event (request_finished unless told) logged so far, as the production
-    JSON formatter renders them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(build_formatter(log_format="json"))
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    JSON formatter renders them (the root conftest's json_logs, filtered)."""
 
     def lines(event: str = "request_finished") -> list[dict[str, Any]]:
-        parsed = [json.loads(line) for line in stream.getvalue().splitlines()]
-        return [line for line in parsed if line["event"] == event]
+        return [line for line in json_logs() if line["event"] == event]
 
-    yield lines
-    root.removeHandler(handler)
-    root.setLevel(previous_level)
+    return lines
 
 
 @pytest.fixture

@@ -1,39 +1,15 @@
-"""Fixtures for the observability tests: log lines as production writes them, and /metrics."""
+"""Fixtures for the observability tests: /metrics (json_logs, the log lines as production
+writes them, is in the root conftest.py for every app's tests)."""
 
-import io
-import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.logging import build_formatter
-
 LogLines = Callable[[], list[dict[str, Any]]]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def json_logs() -> Iterator[LogLines]:
-    """Every line logged at INFO or above during the test, rendered by the production JSON
-    formatter and parsed back: call the fixture for the lines so far."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(build_formatter(log_format="json"))
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-    def lines() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-    yield lines
-    root.removeHandler(handler)
-    root.setLevel(previous_level)
 
 
 def parse_samples(exposition: str) -> Samples:

@@ -1,5 +1,5 @@
-"""Fixtures for the replica tests: core's log-line and /metrics fixtures, shared."""
+"""Fixtures for the replica tests: core's /metrics fixture, shared."""
 
-from core.tests.conftest import json_logs, scrape
+from core.tests.conftest import scrape
 
-__all__ = ["json_logs", "scrape"]
+__all__ = ["scrape"]
