@@ -162,4 +162,5 @@ def test_filling_the_cache_past_redis_maxmemory_keeps_fences_and_counters(
     assert (cache_on.get(fence_key) or b"").startswith(b"T")
     counters = [key for key in cache_on.keys("*throttle_anon*")]
     assert counters, cache_on.keys("*")
-    assert max(int(cache_on.get(key) or 0) for key in counters) >= 300
+    # Summed over the fixed windows: a slow run may cross a window's boundary.
+    assert sum(int(cache_on.get(key) or 0) for key in counters) >= 300
