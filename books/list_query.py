@@ -46,9 +46,9 @@ def canonical_query(params: Mapping[str, str]) -> str | None:
     if unknown_parameters(params):
         return None
     canonical: dict[str, str] = {}
-    searching = Pagination.is_search(params.get("search"))
+    default_ordering = Pagination.default_ordering_for(params)
     for name in sorted(params):
-        value = _canonical_value(name, params[name], searching=searching)
+        value = _canonical_value(name, params[name], default_ordering=default_ordering)
         if value is None:
             return None
         if value:
@@ -56,7 +56,7 @@ def canonical_query(params: Mapping[str, str]) -> str | None:
     return urlencode(canonical)
 
 
-def _canonical_value(name: str, raw: str, *, searching: bool) -> str | None:
+def _canonical_value(name: str, raw: str, *, default_ordering: str) -> str | None:
     """The value as the list reads it; "" when it changes nothing; None when it is invalid."""
     if name == Pagination.page_size_query_param:
         if not raw.isascii() or not raw.isdigit() or not raw.lstrip("0"):
@@ -66,10 +66,10 @@ def _canonical_value(name: str, raw: str, *, searching: bool) -> str | None:
         size = min(size, Pagination.max_page_size)
         return "" if size == Pagination.page_size else str(size)
     if name == Pagination.ordering_query_param:
-        if not Pagination.is_ordering(raw) or (raw == RELEVANCE and not searching):
+        # Relevance is an ordering only where it is the default: with a search.
+        if not Pagination.is_ordering(raw) or (raw == RELEVANCE and default_ordering != RELEVANCE):
             return None
-        default = RELEVANCE if searching else Pagination.default_ordering
-        return "" if raw == default else raw
+        return "" if raw == default_ordering else raw
     if name in (Pagination.cursor_query_param, FORMAT_PARAMETER):
         return raw  # the cursor is signed: its validity is the pagination's to decide
     value = raw.strip()  # the filters' form fields strip, and skip a blank value
@@ -85,7 +85,7 @@ def _canonical_value(name: str, raw: str, *, searching: bool) -> str | None:
     if name == "author" and len(value) > _AUTHOR_MAX_LENGTH:
         return None
     if name == "search" and (
-        len(value) > SEARCH_MAX_LENGTH or len(value.split()) > SEARCH_MAX_WORDS or "\ufffd" in value
+        len(value) > SEARCH_MAX_LENGTH or len(value.split()) > SEARCH_MAX_WORDS
     ):
         return None
     if name == "author_name" and len(value) > _AUTHOR_MAX_LENGTH:

@@ -8,6 +8,7 @@ ties, so the order is total. Cursors are signed: a forged or edited one is a 400
 
 import contextlib
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,10 +181,8 @@ class BookCursorPagination(BasePagination):
         return min(size, self.max_page_size)  # larger values are clamped, as documented
 
     def _ordering(self, request: Request) -> str:
-        searching = self.is_search(request.query_params.get("search"))
-        default = RELEVANCE if searching else self.default_ordering
-        ordering = request.query_params.get(self.ordering_query_param, default)
-        if ordering == RELEVANCE and not searching:
+        ordering = self.requested_ordering(request.query_params)
+        if ordering == RELEVANCE and not self.is_search(request.query_params.get("search")):
             raise ValidationError(
                 {self.ordering_query_param: ["Ordering by relevance needs a search."]}
             )
@@ -200,11 +199,19 @@ class BookCursorPagination(BasePagination):
         return bool(value and value.strip())
 
     @classmethod
+    def default_ordering_for(cls, params: Mapping[str, str]) -> str:
+        """Relevance with a search, else the default: what a query without ``ordering`` gets."""
+        return RELEVANCE if cls.is_search(params.get("search")) else cls.default_ordering
+
+    @classmethod
+    def requested_ordering(cls, params: Mapping[str, str]) -> str:
+        """The ordering a query asks for, explicitly or by default (not yet checked)."""
+        return params.get(cls.ordering_query_param, cls.default_ordering_for(params))
+
+    @classmethod
     def orders_by_relevance(cls, request: Request) -> bool:
-        ordering = request.query_params.get(cls.ordering_query_param)
-        return cls.is_search(request.query_params.get("search")) and ordering in (
-            None,
-            RELEVANCE,
+        return cls.requested_ordering(request.query_params) == RELEVANCE and cls.is_search(
+            request.query_params.get("search")
         )
 
     @classmethod

@@ -29,7 +29,6 @@ _PARTS = {
     "all": _DOCUMENT,
 }
 _MAIN_TITLE = "books_fold(split_part(split_part(\"books_book\".\"title\", '(', 1), ':', 1))"
-_NAMES = 'books_fold("books_book"."title" || \' \' || "books_book"."author")'
 
 
 def _word(word: str) -> tuple[str, list[str]]:

@@ -138,6 +138,14 @@ def _tier_conditions(terms: SearchTerms, backend: ModuleType) -> list[tuple[Tier
     return tiers
 
 
+def _matches_exactly(terms: SearchTerms, backend: ModuleType) -> Q:
+    """Books in any exact tier: the ISBN's, or every word somewhere (the other tiers imply it)."""
+    condition = Q(isbn__in=terms.isbns) if terms.isbns else Q()
+    if terms.words:
+        condition |= Q(backend.anywhere(terms))
+    return condition
+
+
 def _exact_tiers(queryset: QuerySet[Book], terms: SearchTerms) -> list[tuple[Tier, QuerySet]]:
     """Each exact tier's books: its condition, and not the tiers' before it."""
     if terms.is_empty():
@@ -178,12 +186,7 @@ def matching(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Book]:
     terms = state.terms
     if terms.is_empty():
         return queryset
-    exact = Q()
-    if terms.isbns:
-        exact |= Q(isbn__in=terms.isbns)
-    if terms.words:
-        exact |= Q(_backend(queryset).anywhere(terms))
-    found = queryset.filter(exact)
+    found = queryset.filter(_matches_exactly(terms, _backend(queryset)))
     with deadline(queryset.db):
         if found.exists():
             return found
@@ -209,7 +212,8 @@ def relevance_rows(
     """Up to ``limit`` books in relevance order from ``position`` (after it, or before it
     when ``backwards``, in the order scanned), each with its ``search_tier``."""
     in_similar = position is not None and position.tier == Tier.SIMILAR
-    tiers = [] if in_similar else _exact_tiers(queryset, state.terms)
+    all_tiers = [] if in_similar else _exact_tiers(queryset, state.terms)
+    tiers = all_tiers
     if position is not None:
         tiers = [
             (tier, query)
@@ -221,7 +225,7 @@ def relevance_rows(
     rows: list[Book] = []
 
     with deadline(queryset.db):
-        rare = _rare_tiers_remembered(queryset, state.terms)
+        rare = _rare_tiers_remembered(queryset, state.terms, all_tiers)
 
         def read(tier: Tier, query: QuerySet[Book], rare: bool) -> None:
             if position is not None and tier == position.tier:
@@ -266,15 +270,13 @@ def _merged_rows(
     index, each given its tier by a CASE, sorted by (tier, id). One statement instead of one
     a tier (the common case for a search of a few specific words)."""
     conditions = _tier_conditions(terms, _backend(queryset))
-    matches = Q(isbn__in=terms.isbns) if terms.isbns else Q()
-    if terms.words:
-        matches |= Q(_backend(queryset).anywhere(terms))
     # Each tier's condition implies the next one's: the first that holds is the book's tier.
     tier_of = Case(
         *(When(condition, then=Value(int(tier))) for tier, condition in conditions[:-1]),
         default=Value(int(conditions[-1][0])),
         output_field=IntegerField(),
     )
+    matches = _matches_exactly(terms, _backend(queryset))
     query = queryset.filter(matches).annotate(search_tier=tier_of)
     if position is not None:
         op = "lt" if backwards else "gt"
@@ -286,19 +288,23 @@ def _merged_rows(
     return list(query.order_by(*order)[:limit])
 
 
-def _rare_tiers_remembered(queryset: QuerySet[Book], terms: SearchTerms) -> frozenset[Tier]:
-    """_rare_tiers() of the search's tiers, remembered for ESTIMATE_SECONDS per search and
-    filters: the planner's estimates change only with its statistics, and a search's next
-    pages, or the same search again, need not pay for the EXPLAIN (~5 ms on 1M books)."""
+def _rare_tiers_remembered(
+    queryset: QuerySet[Book], terms: SearchTerms, tiers: list[tuple[Tier, QuerySet]]
+) -> frozenset[Tier]:
+    """_rare_tiers() of the search's ``tiers`` (all of them, whatever the page), remembered for
+    ESTIMATE_SECONDS per search and filters: the planner's estimates change only with its
+    statistics, and a search's next pages, or the same search again, need not pay for the
+    EXPLAIN (~5 ms on 1M books). SQLite has no choice to make."""
+    # An ISBN alone is one unique-index lookup: nothing to choose either.
     if _backend(queryset) is not postgres or queryset.query.is_empty() or not terms.words:
-        return frozenset()  # an ISBN alone is one unique-index lookup: nothing to choose
+        return frozenset()
     sql, params = queryset.order_by().values("id").query.get_compiler(using=queryset.db).as_sql()
     key = (queryset.db, sql, tuple(str(param) for param in params), terms)
     now = time.monotonic()
     remembered = _ESTIMATES.get(key)
     if remembered is not None and now - remembered[0] < ESTIMATE_SECONDS:
         return remembered[1]
-    rare = frozenset(_rare_tiers(queryset, _exact_tiers(queryset, terms)))
+    rare = frozenset(_rare_tiers(queryset, tiers))
     if len(_ESTIMATES) >= ESTIMATES_KEPT:
         _ESTIMATES.clear()
     _ESTIMATES[key] = (now, rare)
@@ -309,8 +315,6 @@ def _rare_tiers(queryset: QuerySet[Book], tiers: list[tuple[Tier, QuerySet]]) ->
     """The tiers PostgreSQL's planner expects to match less than RARE_SHARE of the books: one
     EXPLAIN of all of them (and of the whole table) in a UNION ALL, whose branches carry each
     one's estimate."""
-    if not tiers or _backend(queryset) is not postgres or queryset.query.is_empty():
-        return set()
     parts = []
     params: list[Any] = []
     for query in [queryset, *(query for _, query in tiers)]:

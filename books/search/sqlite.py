@@ -2,9 +2,10 @@
 
 books_book_fts indexes title, author and summary with Porter stems and diacritics removed;
 column filters give the relevance tiers ({title}, {title author}). books_book_words indexes
-title and author as written (diacritics removed): its vocabulary corrects typos, the role
-pg_trgm plays on PostgreSQL. The exact-title tier compares main titles folded by
-books.search.terms, registered on each connection as books_main_title().
+title and author as written (diacritics removed): it matches words as typed and prefixes, and
+its vocabulary corrects typos (books_word plays that part on PostgreSQL). The exact-title
+tier compares main titles folded by books.search.terms, registered on each connection as
+books_main_title().
 """
 
 from typing import Any
@@ -79,7 +80,7 @@ def anywhere(terms: SearchTerms) -> RawSQL:
 
 def author_words(words: tuple[str, ...]) -> RawSQL:
     return RawSQL(
-        '"books_book"."id" IN (SELECT rowid FROM books_book_words WHERE books_book_words MATCH %s)',
+        _IN_WORDS,
         ["{author} : (" + " AND ".join(_typed(word) for word in words) + ")"],
         output_field=BooleanField(),
     )

@@ -106,7 +106,7 @@ def main_title(title: str) -> str:
 
 def best_correction(word: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``word`` (difflib's ratio, at least 0.6: "cultrue" and
-    "culture" are 0.86, one swap), or None."""
+    "culture" are 0.86, two letters swapped), or None."""
     close = closest(word, candidates, n=1)
     return close[0] if close else None
 
