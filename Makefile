@@ -40,6 +40,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	@echo "Wrote a new SECRET_KEY to .env"
 
 run: $(VENV)/.installed-run .env
+	$(BIN)/python manage.py create_database
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_books --real
