@@ -141,9 +141,38 @@ def test_every_page_of_the_app_is_the_html_shell(client: Client, path: str) -> N
     assert b'<main id="main"' in response.content
 
 
-def test_unknown_app_addresses_are_not_found(client: Client) -> None:
-    assert client.get("/app/books/not-a-number/").status_code == 404
-    assert client.get("/app/elsewhere/").status_code == 404
+@pytest.mark.parametrize(
+    "path", ["/app/books/not-a-number/", "/app/elsewhere/", "/app/books/7/edit/more/", "/app/a/b/"]
+)
+def test_unknown_app_addresses_are_the_apps_own_not_found_page(client: Client, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    page = ElementsById()
+    page.feed(response.content.decode())
+    # The shell, whose router shows its not-found view for an address it has no route for.
+    assert page.text("not-found-heading") == "Page not found"
+    assert page.attributes("sign-in-link")["href"] == "/app/sign-in/"
+    assert "Content-Security-Policy" in response
+
+
+def test_an_app_address_without_its_slash_is_still_redirected_to_it(client: Client) -> None:
+    response = client.get("/app/books/7")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/app/books/7/"
+
+
+def test_unknown_addresses_outside_the_app_stay_the_apis_json_404(client: Client) -> None:
+    response = client.get("/application/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_the_not_found_page_only_answers_reads(client: Client) -> None:
+    assert client.post("/app/elsewhere/").status_code == 405
 
 
 def test_the_page_only_answers_reads(client: Client) -> None:
