@@ -58,6 +58,26 @@ class BookActionsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     delete = serializers.BooleanField(help_text="May delete books.")
 
 
+def refuse_unknown_parameters(request: Request) -> None:
+    """A 400 for a query parameter the list does not know (the list's and the count's)."""
+    unknown = list_query.unknown_parameters(request.query_params)
+    if unknown:
+        known = ", ".join(sorted(list_query.KNOWN_PARAMETERS))
+        message = f"Unknown query parameter. The list takes: {known}."
+        raise ValidationError({name: [message] for name in unknown})
+
+
+class BookCountSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField(
+        help_text="The books the list has; when `exact` is false, at least this many."
+    )
+    exact = serializers.BooleanField(help_text="Whether `count` is the exact number.")
+    estimate = serializers.IntegerField(
+        allow_null=True,
+        help_text="When `exact` is false: PostgreSQL's estimate of the total, or null.",
+    )
+
+
 @extend_schema_view(
     create=extend_schema(
         parameters=[_LOCATION],
@@ -88,11 +108,7 @@ class BookViewSet(viewsets.ModelViewSet):
         return selectors.book_list()
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        unknown = list_query.unknown_parameters(request.query_params)
-        if unknown:
-            known = ", ".join(sorted(list_query.KNOWN_PARAMETERS))
-            message = f"Unknown query parameter. The list takes: {known}."
-            raise ValidationError({name: [message] for name in unknown})
+        refuse_unknown_parameters(request)
         return super().list(request, *args, **kwargs)
 
     def get_throttles(self) -> "builtins.list[Any]":
@@ -111,10 +127,31 @@ class BookViewSet(viewsets.ModelViewSet):
         response["Cache-Control"] = "private, no-store"
         return response
 
+    @extend_schema(
+        summary="Count the books a list has",
+        description=(
+            "How many books the list with the same filters and search has, without reading "
+            f"them: exact up to {selectors.COUNT_LIMIT:,} (`exact` true); past that `count` is "
+            f"{selectors.COUNT_LIMIT:,} and `exact` false (read it as "
+            f"`{selectors.COUNT_LIMIT:,}+`), and on PostgreSQL `estimate` is the planner's "
+            "guess of the total (null elsewhere). Takes the list's query parameters; "
+            "`ordering`, `cursor` and `page_size` change nothing here. Throttled like the list."
+        ),
+        filters=True,
+        responses={200: BookCountSerializer},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def count(self, request: Request) -> Response:
+        refuse_unknown_parameters(request)
+        queryset = self.filter_queryset(self.get_queryset())
+        with ranking.deadline(queryset.db):
+            counted = selectors.book_count(queryset)
+        return Response(BookCountSerializer(counted).data)
+
     def filter_queryset(self, queryset: Any) -> Any:
         # Filters narrow the list and the export: a book's own URL finds it whatever the
         # query string.
-        if self.action not in ("list", "export"):
+        if self.action not in ("list", "export", "count"):
             return queryset
         # django-filter builds and validates a form per request: skip it when no filter is
         # asked for (the common first page), as the list's profile showed (performance.md).
