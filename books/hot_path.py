@@ -11,7 +11,8 @@ What this path keeps from the full stack:
   Anything else falls through, so auth errors, CORS and content negotiation stay Django's.
 - Throttling: the hit is counted against the anonymous client's own counter
   (core.throttling.AnonRateThrottle's key); over the limit the request goes to Django, which
-  answers the 429 with the count already taken.
+  answers the 429 with the count already taken. A hit's RateLimit fields are built from that
+  count by core.ratelimit_headers, as Django's are.
 - Conditional requests: If-None-Match against the stored ETag gives a 304.
 - Headers: those Django's middleware set on the stored response (security headers, CSP,
   Vary, ETag, Cache-Control) are replayed; HSTS is added for secure requests, as Django's
@@ -47,9 +48,15 @@ from books.etags import parse_book_etag
 from books.list_query import FORMAT_PARAMETER, canonical_query
 from core.conditional import if_none_match_hits
 from core.http_rules import EnvironRequest, allowed_host, hsts_header
+from core.ratelimit_headers import POLICY_HEADER, STATE_HEADER, ratelimit_fields
 from core.replicas.routing import READ_FROM_PRIMARY_ENVIRON_KEY
 from core.request_id import REQUEST_ID_HEADER, log_request_finished, safe_request_id
-from core.throttling import HOT_PATH_COUNT_KEY, AnonRateThrottle, anon_counter_key
+from core.throttling import (
+    HOT_PATH_COUNT_KEY,
+    AnonRateThrottle,
+    anon_counter_key,
+    counted_quota,
+)
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -61,8 +68,17 @@ _BOOK_PATH = re.compile(r"/books/([0-9]{1,18})/\Z")
 #: The view each kind of page replays, as Django's URLconf names it.
 _VIEW_NAMES = {"book": "book-detail", "list": "book-list"}
 _JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
+# Per request, not per page: a hit sends its own request id and RateLimit fields.
 _NOT_REPLAYED = frozenset(
-    {REQUEST_ID_HEADER.lower(), "set-cookie", "strict-transport-security", "date", "server"}
+    {
+        REQUEST_ID_HEADER.lower(),
+        "set-cookie",
+        "strict-transport-security",
+        "date",
+        "server",
+        POLICY_HEADER.lower(),
+        STATE_HEADER.lower(),
+    }
 )
 _NOT_IN_304 = frozenset({"content-type", "content-length"})
 
@@ -162,7 +178,8 @@ class CachedReads:
         if over_limit:
             return self.app(environ, start_response)  # Django answers the 429
         if found.entry is not None:
-            return self._replay(request, start_response, kind, found.entry, secure, started)
+            fields = self._ratelimit_fields(found.anon_count)
+            return self._replay(request, start_response, kind, found.entry, secure, started, fields)
         return self._fill(environ, start_response, kind, found.key)
 
     # --- which requests ------------------------------------------------------------------
@@ -182,6 +199,18 @@ class CachedReads:
 
     # --- a hit ---------------------------------------------------------------------------
 
+    def _ratelimit_fields(self, anon_count: int | None) -> list[tuple[str, str]]:
+        """The RateLimit fields Django's anon throttle would send for this count."""
+        if anon_count is None or self.anon_limit is None:
+            return []
+        quota = counted_quota(
+            policy=str(AnonRateThrottle.scope),
+            limit=self.anon_limit,
+            window=self.anon_window,
+            used=anon_count,
+        )
+        return list(ratelimit_fields([quota]).items())
+
     def _replay(
         self,
         request: EnvironRequest,
@@ -190,10 +219,11 @@ class CachedReads:
         entry: read_cache.Entry,
         secure: bool,
         started: float,
+        ratelimit: list[tuple[str, str]],
     ) -> Iterable[bytes]:
         environ = request.environ
         request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
-        headers = [*entry.headers, (REQUEST_ID_HEADER, request_id)]
+        headers = [*entry.headers, *ratelimit, (REQUEST_ID_HEADER, request_id)]
         if secure and self.hsts:
             headers.append(("Strict-Transport-Security", self.hsts))
         etag = next((value for name, value in entry.headers if name.lower() == "etag"), None)

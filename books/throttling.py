@@ -57,6 +57,7 @@ class WriteQuotaThrottle(FixedWindowThrottle):
             return True
         window, self.window_ends_at = window_of(self.duration)
         count = count_writes(f"{key}:{window}", self._books_written(request), self.duration)
+        self.note_count(request, count)
         return count is None or count <= self.num_requests
 
     @staticmethod

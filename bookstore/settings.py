@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 # access line times the whole stack.
 MIDDLEWARE = [
     "core.request_id.RequestIdMiddleware",
+    # Outside every middleware that may answer in a view's place: a 304 or 429 keeps the fields.
+    "core.ratelimit_headers.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -286,7 +288,15 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- CORS: browsers on other origins, by allowlist only --------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_EXPOSE_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "RateLimit",
+    "RateLimit-Policy",
+]
 CORS_ALLOW_HEADERS = (
     "accept",
     "authorization",

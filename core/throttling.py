@@ -27,6 +27,8 @@ from django.http import HttpRequest
 from rest_framework import throttling
 from rest_framework.request import Request
 
+from core.ratelimit_headers import Quota, note_quota
+
 #: Where books.hot_path leaves the anon count of a request it counted and passed on.
 HOT_PATH_COUNT_KEY = "bookstore.anon_count"
 #: Where a request keeps the counts it has been given, by counter.
@@ -60,6 +62,13 @@ def window_of(duration: int, now: float | None = None) -> tuple[int, float]:
     return window, (window + 1) * duration
 
 
+def counted_quota(*, policy: str, limit: int, window: int, used: int) -> Quota:
+    """The quota a count taken now stands at, for the RateLimit fields (core.ratelimit_headers),
+    whichever path took it (a throttle, or books.hot_path)."""
+    _, resets_at = window_of(window)
+    return Quota(policy=policy, limit=limit, window=window, used=used, resets_at=resets_at)
+
+
 class FixedWindowThrottle(throttling.SimpleRateThrottle):
     """SimpleRateThrottle's rates, scopes and keys, counted by ``count_hit``."""
 
@@ -81,7 +90,17 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
         if counter not in counted:
             counted[counter] = count_hit(counter, self.duration)
         count = counted[counter]
+        self.note_count(request, count)
         return count is None or count <= self.num_requests
+
+    def note_count(self, request: Request, count: int | None) -> None:
+        """Leave this count on the request for its RateLimit fields; an uncounted request
+        (the cache unreachable) has none to tell."""
+        if count is not None:
+            quota = counted_quota(
+                policy=str(self.scope), limit=self.num_requests, window=self.duration, used=count
+            )
+            note_quota(request.META, quota)
 
     def wait(self) -> float | None:
         return max(1.0, math.ceil(self.window_ends_at - time.time()))
@@ -95,6 +114,7 @@ class AnonRateThrottle(FixedWindowThrottle, throttling.AnonRateThrottle):
         counted = request.META.get(HOT_PATH_COUNT_KEY)
         if counted is not None and self.rate is not None:
             _, self.window_ends_at = window_of(self.duration)
+            self.note_count(request, counted)
             return bool(counted <= self.num_requests)
         return super().allow_request(request, view)
 

@@ -1,14 +1,17 @@
 """books.hot_path and Django give the same answer to the same request.
 
 Each request is sent once straight to Django's application (the read cache bypassed) and once
-through the hot path as a cache hit, and the two are compared: status, headers, body, the
-access line's fields and the metrics each counted. The rules the hot path must share with
+through the hot path as a cache hit, and the two are compared: status, headers (the RateLimit
+fields included, each request the client's first of its window), body, the access line's
+fields and the metrics each counted. The rules the hot path must share with
 Django (host, HTTPS, HSTS, the anonymous throttle key) are also asked of both for a grid of
 inputs.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 from prometheus_client import REGISTRY
 from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 
 from books.hot_path import CachedReads
 from books.models import Book
@@ -64,6 +68,22 @@ def access_lines(json_logs: LogLines) -> AccessLines:
         return [line for line in json_logs() if line["event"] == event]
 
     return lines
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """One instant for the throttle windows and RateLimit resets of both paths, so their
+    fields can be compared whatever the time between two requests."""
+    now = time.time()
+    clock = SimpleNamespace(time=lambda: now)
+    monkeypatch.setattr("core.throttling.time", clock)
+    monkeypatch.setattr("core.ratelimit_headers.time", clock)
+    return now
+
+
+def _first_of_its_window(headers: dict[str, str]) -> None:
+    """Forget the client's anon count, so its next request is its first in the window."""
+    cache.delete(anon_counter_key(environ_for(headers=headers), AnonRateThrottle().duration))
 
 
 @pytest.fixture
@@ -154,6 +174,7 @@ CASES: dict[str, tuple[str, str, str, dict[str, str]]] = {
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+@pytest.mark.usefixtures("frozen_clock")
 def test_a_hit_answers_logs_and_counts_as_django_does(
     hot_path: CachedReads,
     django: CountingDjango,
@@ -170,8 +191,10 @@ def test_a_hit_answers_logs_and_counts_as_django_does(
     etag = miss.header("ETag") or ""
     headers = {name: value.format(etag=etag) for name, value in headers.items()}
 
+    _first_of_its_window(headers)
     direct = _answer(django_application, access_lines, method, path, query=query, headers=headers)
     calls = django.calls
+    _first_of_its_window(headers)
     hit = _answer(hot_path, access_lines, method, path, query=query, headers=headers)
 
     assert django.calls == calls, "not answered from the cache"
@@ -183,6 +206,8 @@ def test_a_hit_answers_logs_and_counts_as_django_does(
         _headers(direct.response, client_request_id=client_request_id),
     )
     assert differences == (KNOWN_304_DIFFERENCES[kind] if status_304 else {})
+    # Alike, and there: both paths counted this request as the client's first in the window.
+    assert (direct.response.header("RateLimit") or "").startswith('"anon";r=')
     # A server sends no body in answer to HEAD; the hot path sends none at all.
     direct_body = b"" if method == "HEAD" else direct.response.body
     assert hit.response.body == direct_body
@@ -421,3 +446,27 @@ def test_a_hit_counts_against_the_key_djangos_anon_throttle_counted(
     assert call(hot_path, environ_for(path=path, **client)).status == 200
 
     assert cache.get(django_key) == counted + 1
+
+
+def test_each_hit_sends_its_own_count_and_the_429_is_djangos_with_the_same_fields(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, django: CountingDjango, book: Book
+) -> None:
+    """The stored page's RateLimit fields are never replayed: each hit tells the count its
+    lookup took, as Django's throttle would, down to Django's 429."""
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "anon": "4/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    settings.READ_CACHE_ENABLED = True
+    path = f"/books/{book.pk}/"
+    with connections_kept_open():
+        app = CachedReads(django)
+        answers = [request(app, path=path) for _ in range(5)]
+
+    assert [answer.status for answer in answers] == [200, 200, 200, 200, 429]
+    assert django.calls == 2  # the miss that stored the page, and the 429
+    for answer in answers:
+        assert answer.header("RateLimit-Policy") == '"anon";q=4;w=60'
+    remaining = [answer.header("RateLimit") or "" for answer in answers]
+    assert [state.split(";")[1] for state in remaining] == ["r=3", "r=2", "r=1", "r=0", "r=0"]
+    for state in remaining:
+        assert 0 <= int(state.split(";t=")[1]) <= 60
+    assert answers[-1].header("Retry-After")
