@@ -1,15 +1,17 @@
 """The Book: the seed's five fields plus timestamps, with its rules held by the schema too."""
 
+import datetime
 import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
 from django.db.models.lookups import Exact, GreaterThan, LessThanOrEqual
 
+from books.dates import DAY, PRECISIONS, precision_message
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 
 TITLE_MAX_LENGTH = 200
@@ -104,6 +106,14 @@ class Book(models.Model):
         max_length=AUTHOR_MAX_LENGTH, validators=[ProhibitNullCharactersValidator()]
     )
     publication_date = models.DateField()
+    # How much of publication_date is known: "year" (stored as YYYY-01-01), "month"
+    # (YYYY-MM-01) or "day", so that a year alone is never shown as January 1 (issue 15).
+    publication_date_precision = models.CharField(
+        max_length=5,
+        choices=[(precision, precision) for precision in PRECISIONS],
+        default=DAY,
+        db_default=DAY,
+    )
     # Unique by the constraint "book_isbn_unique" below: unique=True would also give PostgreSQL
     # a varchar_pattern_ops index for LIKE 'prefix%' that nothing uses and every write pays.
     isbn = IsbnField(verbose_name="ISBN")
@@ -160,19 +170,31 @@ class Book(models.Model):
             models.CheckConstraint(
                 condition=Exact(Length("isbn"), ISBN_LENGTH), name="book_isbn_13_characters"
             ),
+            models.CheckConstraint(
+                condition=Q(publication_date_precision__in=PRECISIONS),
+                name="book_publication_date_precision_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.isbn})"
 
     def clean(self) -> None:
-        """Rules across characters, not lengths: run by full_clean(), so by the services the API
-        uses and by the admin's forms."""
+        """Rules across characters, not lengths, and the date's precision: run by full_clean(),
+        so by the services the API uses and by the admin's forms."""
         errors: dict[str, list[ValidationError]] = {}
         for name in ("title", "author"):
             try:
                 validate_display_text(getattr(self, name))
             except ValidationError as error:
                 errors[name] = error.error_list
+        # An unknown precision is clean_fields()'s error (the choices); a bad date its too.
+        if (
+            isinstance(self.publication_date, datetime.date)
+            and self.publication_date_precision in PRECISIONS
+        ):
+            message = precision_message(self.publication_date, self.publication_date_precision)
+            if message:
+                errors["publication_date_precision"] = [ValidationError(message, code="precision")]
         if errors:
             raise ValidationError(errors)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from books.dates import parse_iso_date
+from books.dates import DAY, PRECISIONS, PartialDate, parse_iso_partial_date
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
 
@@ -36,14 +36,20 @@ class StrictCharField(serializers.CharField):
 
 
 class IsoDateField(serializers.DateField):
-    """A date given as a YYYY-MM-DD string, and nothing else."""
+    """A date given as a YYYY-MM-DD string, or on writes as YYYY-MM or YYYY (ISO 8601's
+    reduced precisions): validated to a books.dates.PartialDate, which BookSerializer turns
+    into the date and its precision."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("help_text", "ISO 8601 date, YYYY-MM-DD.")
+        kwargs.setdefault(
+            "help_text",
+            "ISO 8601 date, YYYY-MM-DD. On writes also YYYY-MM or YYYY, stored as the first "
+            'day of that month or year with publication_date_precision "month" or "year".',
+        )
         super().__init__(**kwargs)
 
     def to_internal_value(self, value: Any) -> Any:
-        return _run_domain_rule(parse_iso_date, value)
+        return _run_domain_rule(parse_iso_partial_date, value)
 
 
 class IsbnSerializerField(StrictCharField):
@@ -65,6 +71,15 @@ class BookSerializer(serializers.ModelSerializer):
     title = StrictCharField(max_length=TITLE_MAX_LENGTH)
     author = StrictCharField(max_length=AUTHOR_MAX_LENGTH)
     publication_date = IsoDateField()
+    publication_date_precision = serializers.ChoiceField(
+        choices=PRECISIONS,
+        required=False,
+        help_text=(
+            'How much of publication_date is known: "day", "month" (the date is YYYY-MM-01) '
+            'or "year" (YYYY-01-01). On writes optional: "day", or what a YYYY-MM or YYYY '
+            "date gives; a PATCH without it keeps the stored one."
+        ),
+    )
     isbn = IsbnSerializerField()
     summary = StrictCharField(
         max_length=SUMMARY_MAX_LENGTH, allow_blank=True, required=False, default=""
@@ -77,12 +92,37 @@ class BookSerializer(serializers.ModelSerializer):
             "title",
             "author",
             "publication_date",
+            "publication_date_precision",
             "isbn",
             "summary",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The date's precision: what a YYYY or YYYY-MM date gives, else what was sent, else
+        "day" (a PATCH keeps the stored one). Whether the date fits it is the model's rule
+        (Book.clean(), run by the write services), so every write path shares it."""
+        given = attrs.get("publication_date")
+        sent = attrs.get("publication_date_precision")
+        if isinstance(given, PartialDate):
+            attrs["publication_date"] = given.date
+            if given.precision != DAY:
+                if sent is not None and sent != given.precision:
+                    raise serializers.ValidationError(
+                        {
+                            "publication_date_precision": [
+                                f'"{sent}" contradicts publication_date, which gives the '
+                                f"{given.precision} only."
+                            ]
+                        }
+                    )
+                attrs["publication_date_precision"] = given.precision
+                return attrs
+        if sent is None and not self.partial:
+            attrs["publication_date_precision"] = DAY
+        return attrs
 
     def to_representation(self, instance: Book) -> dict[str, Any]:
         # What ModelSerializer would produce field by field, built directly: on list pages
@@ -93,6 +133,7 @@ class BookSerializer(serializers.ModelSerializer):
             "title": instance.title,
             "author": instance.author,
             "publication_date": iso_date(instance.publication_date),
+            "publication_date_precision": instance.publication_date_precision,
             "isbn": instance.isbn,
             "summary": instance.summary,
             "created_at": utc_timestamp(instance.created_at),

@@ -16,6 +16,7 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from books import read_cache
+from books.dates import DAY
 from books.models import Book
 
 DUPLICATE_ISBN_MESSAGE = "A book with this ISBN already exists."
@@ -30,7 +31,9 @@ class VersionConflict(Exception):
 
 
 #: Fields a caller may set; id and the timestamps are the database's.
-WRITABLE_FIELDS = frozenset({"title", "author", "publication_date", "isbn", "summary"})
+WRITABLE_FIELDS = frozenset(
+    {"title", "author", "publication_date", "publication_date_precision", "isbn", "summary"}
+)
 
 
 def book_create(
@@ -40,12 +43,14 @@ def book_create(
     publication_date: datetime.date | str,
     isbn: str,
     summary: str = "",
+    publication_date_precision: str = DAY,
 ) -> Book:
     """Validate and store a new book. Raises ValidationError (by field) on bad input."""
     book = Book(
         title=title,
         author=author,
         publication_date=publication_date,
+        publication_date_precision=publication_date_precision,
         isbn=isbn,
         summary=summary,
     )

@@ -29,6 +29,7 @@ def _form(**overrides: str) -> dict[str, str]:
         "title": "The Pragmatic Programmer",
         "author": "Andrew Hunt",
         "publication_date": "1999-10-20",
+        "publication_date_precision": "day",  # the form's select, preselected
         "isbn": "0-306-40615-2",
         "summary": "From journeyman to master.",
         "_save": "Save",

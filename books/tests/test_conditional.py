@@ -514,6 +514,7 @@ def test_admin_edit_bumps_the_version_so_api_clients_copies_go_stale(auth_client
         "title": "Edited In Admin",
         "author": book.author,
         "publication_date": book.publication_date.isoformat(),
+        "publication_date_precision": book.publication_date_precision,
         "isbn": book.isbn,
         "summary": book.summary,
         "_save": "Save",

@@ -19,6 +19,7 @@ HEADER = [
     "title",
     "author",
     "publication_date",
+    "publication_date_precision",
     "isbn",
     "summary",
     "created_at",
