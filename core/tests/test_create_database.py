@@ -89,3 +89,12 @@ def test_no_server_is_one_line_that_says_what_to_do() -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"CommandError: cannot reach PostgreSQL at 127.0.0.1:{port}")
     assert lines[0].endswith("start it, or fix DATABASE_URL")
+
+
+def test_make_run_creates_the_database_before_it_migrates() -> None:
+    makefile = (PROJECT_DIRECTORY / "Makefile").read_text()
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    commands = [
+        line.split("manage.py ", 1)[1] for line in recipe.splitlines() if "manage.py" in line
+    ]
+    assert commands.index("create_database") < commands.index("migrate --noinput"), recipe
