@@ -25,6 +25,7 @@ from books.etags import book_etag, content_etag
 from books.exporting import FORMATS, MEDIA_TYPES
 from books.filters import BookFilter
 from books.models import Book
+from books.negotiation import BookContentNegotiation
 from books.pagination import BookCursorPagination
 from books.permissions import BookPermissions, book_actions_allowed
 from books.renderers import CSVRenderer, ExportRenderer, JSONLinesRenderer
@@ -101,6 +102,7 @@ class BookViewSet(viewsets.ModelViewSet):
     serializer_class = BookSerializer
     filterset_class = BookFilter
     pagination_class = BookCursorPagination
+    content_negotiation_class = BookContentNegotiation  # ?format=csv: the export's URL
     lookup_value_regex = r"[0-9]+"
     conditional_requests = True  # ETag, If-Match and If-None-Match on a book's own URL
 
