@@ -1,10 +1,10 @@
 """The seed's router: the API root at / and the books resource."""
 
-from rest_framework.routers import DefaultRouter
-
 from books.views import BookViewSet
+from core.api_root import Router
 
-router = DefaultRouter()
+# DRF's DefaultRouter, with a root that also links the schema, docs, web page, sign-in...
+router = Router()
 router.register(r"books", BookViewSet)
 
 urlpatterns = router.urls
