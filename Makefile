@@ -10,7 +10,7 @@ export HOST PORT
 .PHONY: help run dev test browser wrk nginx faults cluster-test docker-test schemathesis lint format requirements bench bench-import clean
 
 help:
-	@echo "make run    - install, migrate, load the demo catalogue (real books), serve on http://$(HOST):$(PORT)/"
+	@echo "make run    - install, migrate, load the demo catalogue (real books), serve on http://$(HOST):$(PORT)/ (web page: /app/)"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make dev    - development server with autoreload (DEBUG on)"
 	@echo "make lint   - ruff and mypy"
@@ -45,6 +45,7 @@ run: $(VENV)/.installed-run .env
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_books --real
 	@echo ""
+	@echo "  Web page:  http://$(HOST):$(PORT)/app/   (browse, search and, signed in, edit the books)"
 	@echo "  API root:  http://$(HOST):$(PORT)/"
 	@echo "  Books:     http://$(HOST):$(PORT)/books/"
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/docs/   (schema: /api/schema/)"

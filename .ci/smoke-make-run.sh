@@ -59,6 +59,9 @@ expect 200 GET "/books/export/?format=csv&author=ci" "${auth[@]}"
 [ "$(wc -l < /tmp/smoke-body)" = 4 ] || fail "export: expected a header and 3 CI books"
 expect 401 GET "/books/export/"
 expect 200 GET /app/
+grep -qF "Web page:  $base/app/" "$log" || fail "make run did not print the web page's URL"
+expect 200 GET /
+grep -qF "\"app\":\"$base/app/\"" /tmp/smoke-body || fail "the API root does not link the web page"
 expect 400 POST /books/ "${auth[@]}" "${json[@]}" -d '{"title":" ","isbn":"123"}'
 expect 401 POST /books/ "${json[@]}" -d '{}'
 expect 204 DELETE "/books/$id/" "${auth[@]}"
