@@ -6,13 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponseNotModified, StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiTypes,
-    PolymorphicProxySerializer,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -29,28 +23,13 @@ from books.negotiation import BookContentNegotiation
 from books.pagination import BookCursorPagination
 from books.permissions import BookPermissions, book_actions_allowed
 from books.renderers import CSVRenderer, ExportRenderer, JSONLinesRenderer
+from books.schema import BOOK_OPERATIONS
 from books.search import ranking
 from books.serializers import BookSerializer
 from books.throttling import WriteQuotaThrottle
 from core.conditional import PreconditionFailed, if_match_passes, if_none_match_hits
 from core.idempotency import idempotent
 from core.renderers import JSONRenderer
-
-_LOCATION = OpenApiParameter(
-    "Location",
-    OpenApiTypes.URI,
-    OpenApiParameter.HEADER,
-    response=[201],
-    description="URL of the new book.",
-)
-
-
-_ONE_OR_MANY = PolymorphicProxySerializer(
-    component_name="BookOrBooks",
-    serializers=[BookSerializer, BookSerializer(many=True, allow_empty=False)],
-    resource_type_field_name=None,
-    many=False,
-)
 
 
 class BookActionsSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -79,19 +58,7 @@ class BookCountSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-@extend_schema_view(
-    create=extend_schema(
-        parameters=[_LOCATION],
-        request=_ONE_OR_MANY,
-        responses={201: _ONE_OR_MANY},
-        description=(
-            "Create one book (an object), or up to 1,000 at once (an array of objects). "
-            "A batch is all or nothing: if any item is invalid nothing is stored and the 400 "
-            "maps each invalid item's index to its field errors, e.g. "
-            '`{"3": {"isbn": ["..."]}}`. `Location` is set for a single book only.'
-        ),
-    )
-)
+@extend_schema_view(**BOOK_OPERATIONS)
 class BookViewSet(viewsets.ModelViewSet):
     """The book catalogue. Reads are public; writes need a token and the model permission."""
 
@@ -117,6 +84,7 @@ class BookViewSet(viewsets.ModelViewSet):
         return [*super().get_throttles(), WriteQuotaThrottle()]
 
     @extend_schema(
+        summary="Which writes the caller may make",
         responses={200: BookActionsSerializer},
         description=(
             "Which writes the caller may make: `add`, `change` and `delete`, each true or "
@@ -168,6 +136,7 @@ class BookViewSet(viewsets.ModelViewSet):
         return queryset
 
     @extend_schema(
+        summary="Export the catalogue as CSV or JSON Lines",
         filters=True,
         parameters=[
             OpenApiParameter("format", OpenApiTypes.STR, enum=FORMATS, description="Default: csv.")

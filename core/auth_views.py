@@ -7,9 +7,7 @@ revoke it, or every token of its user.
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -54,14 +52,6 @@ _THROTTLED = OpenApiResponse(
     ),
 )
 
-_RETRY_AFTER = OpenApiParameter(
-    "Retry-After",
-    OpenApiTypes.INT,
-    OpenApiParameter.HEADER,
-    response=[429],
-    description="Seconds to wait before trying again.",
-)
-
 
 @method_decorator(never_cache, name="dispatch")  # a token must not sit in any cache
 class ObtainTokenView(APIView):
@@ -83,8 +73,7 @@ class ObtainTokenView(APIView):
 
     @extend_schema(
         request=AuthTokenSerializer,
-        responses={200: _ISSUED_TOKEN, 429: _THROTTLED},
-        parameters=[_RETRY_AFTER],
+        responses={200: _ISSUED_TOKEN, 429: _THROTTLED},  # Retry-After: core.schema
         auth=[],
         summary="Exchange a username and password for a new API token.",
     )

@@ -8,13 +8,18 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.core.management import call_command
+from django.db import OperationalError
 from django.test import Client
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 from jsonschema import Draft7Validator
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
+from books import selectors
+from books.demo import demo_isbn
 from books.models import Book
 from books.tests.factories import BookFactory, book_payload
 
@@ -257,12 +262,50 @@ def test_error_components_describe_drf_error_shapes(schema: dict[str, Any]) -> N
 def test_schema_documents_201_with_location_on_create(schema: dict[str, Any]) -> None:
     created = operation(schema, "/books/", "post")["responses"]["201"]
 
-    # One book, or a list of them for a bulk create.
     assert created["content"][JSON]["schema"] == {"$ref": "#/components/schemas/BookOrBooks"}
-    one_or_many = schema["components"]["schemas"]["BookOrBooks"]["oneOf"]
-    assert {"$ref": "#/components/schemas/Book"} in one_or_many
-    assert {"type": "array", "items": {"$ref": "#/components/schemas/Book"}} in one_or_many
+    assert set(created["headers"]) >= {"Location", "ETag", "Idempotent-Replayed"}
     assert created["headers"]["Location"]["schema"] == {"type": "string", "format": "uri"}
+    assert created["headers"]["Idempotent-Replayed"]["schema"] == {
+        "type": "string",
+        "enum": ["true"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("direction", "book", "batch", "one_or_many"),
+    [
+        ("request", "BookRequest", "BookBatchRequest", "BookOrBooksRequest"),
+        ("response", "Book", "BookBatch", "BookOrBooks"),
+    ],
+)
+def test_the_bulk_create_is_a_choice_of_two_named_schemas(
+    schema: dict[str, Any], direction: str, book: str, batch: str, one_or_many: str
+) -> None:
+    # Named components, so a generated client has `BookRequest | list[BookRequest]` in and
+    # `Book | list[Book]` out (test_generated_client.py), not anonymous inline unions.
+    components = schema["components"]["schemas"]
+    create = operation(schema, "/books/", "post")
+    body = (
+        create["requestBody"]["content"][JSON]["schema"]
+        if direction == "request"
+        else create["responses"]["201"]["content"][JSON]["schema"]
+    )
+
+    assert body == {"$ref": f"#/components/schemas/{one_or_many}"}
+    assert components[one_or_many] == {
+        "oneOf": [
+            {"$ref": f"#/components/schemas/{book}"},
+            {"$ref": f"#/components/schemas/{batch}"},
+        ]
+    }
+    assert components[batch]["type"] == "array"
+    assert components[batch]["items"] == {"$ref": f"#/components/schemas/{book}"}
+    assert components[batch]["minItems"] == 1
+    assert components[batch]["maxItems"] == django_settings.BULK_CREATE_MAX_ITEMS
+
+
+def test_the_create_body_is_required(schema: dict[str, Any]) -> None:
+    assert operation(schema, "/books/", "post")["requestBody"]["required"] is True
 
 
 def test_schema_documents_the_token_endpoint(schema: dict[str, Any]) -> None:
@@ -281,6 +324,131 @@ def test_schema_documents_the_token_endpoint(schema: dict[str, Any]) -> None:
     assert token["properties"]["expiry"]["nullable"] is True
     security = op.get("security")
     assert security is None or security == [] or {} in security, security
+
+
+# --- what every operation may answer: limits, outages, faults, versions ----------------
+
+RATELIMIT_HEADERS = {"RateLimit-Policy", "RateLimit"}
+BOOK_OPERATIONS = {
+    ("/books/", "get"),
+    ("/books/", "post"),
+    ("/books/{id}/", "get"),
+    ("/books/{id}/", "put"),
+    ("/books/{id}/", "patch"),
+    ("/books/{id}/", "delete"),
+}
+
+
+def all_operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, op) for path, ops in schema["paths"].items() for method, op in ops.items()
+    ]
+
+
+def test_the_schema_has_the_operations_these_checks_walk(schema: dict[str, Any]) -> None:
+    documented = {(path, method) for path, method, _ in all_operations(schema)}
+
+    assert documented >= BOOK_OPERATIONS | {("/auth/token/", "post")}
+
+
+def test_every_operation_documents_the_500_and_the_503_with_retry_after(
+    schema: dict[str, Any],
+) -> None:
+    for path, method, op in all_operations(schema):
+        where = f"{method.upper()} {path}"
+        assert response_ref(op, "500") == "#/components/schemas/Error", where
+        assert response_ref(op, "503") == "#/components/schemas/Error", where
+        retry_after = op["responses"]["503"]["headers"]["Retry-After"]
+        assert retry_after["required"] is True, where
+        assert retry_after["schema"]["type"] == "integer", where
+
+
+def test_the_503_of_a_searching_operation_names_the_search_timeout(
+    schema: dict[str, Any],
+) -> None:
+    searching = [
+        (path, method, op)
+        for path, method, op in all_operations(schema)
+        if any(p["name"] == "search" for p in op.get("parameters", []))
+    ]
+
+    assert {path for path, _, _ in searching} >= {"/books/", "/books/export/"}
+    for path, method, op in all_operations(schema):
+        mentions = "search" in op["responses"]["503"]["description"]
+        assert mentions == ((path, method, op) in searching), f"{method.upper()} {path}"
+
+
+def test_every_throttled_operation_documents_the_429_and_the_ratelimit_fields(
+    schema: dict[str, Any],
+) -> None:
+    # Every API view is throttled (DEFAULT_THROTTLE_CLASSES: per address or per user).
+    for path, method, op in all_operations(schema):
+        where = f"{method.upper()} {path}"
+        throttled = op["responses"]["429"]
+        assert response_ref(op, "429") == "#/components/schemas/Error", where
+        assert set(throttled["headers"]) >= RATELIMIT_HEADERS | {"Retry-After"}, where
+        assert throttled["headers"]["Retry-After"]["required"] is True, where
+        successes = [code for code in op["responses"] if code.startswith("2")]
+        assert successes, where
+        for code in [*successes, *(["304"] if "304" in op["responses"] else [])]:
+            headers = op["responses"][code].get("headers", {})
+            assert set(headers) >= RATELIMIT_HEADERS, f"{where} {code}"
+            for name in RATELIMIT_HEADERS:  # absent when the cache cannot count
+                assert not headers[name].get("required"), f"{where} {code} {name}"
+
+
+@pytest.mark.parametrize("path", ["/books/", "/books/{id}/"])
+def test_reads_document_etag_if_none_match_and_304(schema: dict[str, Any], path: str) -> None:
+    op = operation(schema, path, "get")
+    headers = {p["name"] for p in op["parameters"] if p["in"] == "header"}
+
+    assert "If-None-Match" in headers
+    assert "ETag" in op["responses"]["200"]["headers"]
+    assert "ETag" in op["responses"]["304"]["headers"]
+    assert "content" not in op["responses"]["304"]
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_writes_to_a_book_document_if_match_and_412(schema: dict[str, Any], method: str) -> None:
+    op = operation(schema, "/books/{id}/", method)
+
+    assert "If-Match" in {p["name"] for p in op["parameters"] if p["in"] == "header"}
+    assert response_ref(op, "412") == "#/components/schemas/Error"
+    if method != "delete":
+        assert "ETag" in op["responses"]["200"]["headers"]
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_a_books_id_is_an_integer_path_parameter(schema: dict[str, Any], method: str) -> None:
+    (book_id,) = [
+        p for p in operation(schema, "/books/{id}/", method)["parameters"] if p["in"] == "path"
+    ]
+
+    assert book_id["name"] == "id"
+    assert book_id["required"] is True
+    assert book_id["schema"]["type"] == "integer"
+
+
+def test_every_book_operation_has_its_own_summary_and_description(
+    schema: dict[str, Any],
+) -> None:
+    from books.views import BookViewSet
+
+    book_operations = [
+        (path, method, op)
+        for path, method, op in all_operations(schema)
+        if path.startswith("/books/")
+    ]
+    summaries = [op.get("summary", "") for _, _, op in book_operations]
+    descriptions = [op.get("description", "") for _, _, op in book_operations]
+
+    assert len(book_operations) >= len(BOOK_OPERATIONS)
+    assert all(summaries)
+    assert all(descriptions)
+    assert len(set(summaries)) == len(summaries)
+    assert len(set(descriptions)) == len(descriptions)
+    assert BookViewSet.__doc__ is not None
+    assert BookViewSet.__doc__.strip() not in descriptions
 
 
 # --- the schema against real responses --------------------------------------------------
@@ -497,8 +665,41 @@ def test_a_real_create_matches_the_documented_201(
     assert response.status_code == 201
     assert_matches(schema, documented["content"][JSON]["schema"]["$ref"], response.json())
     assert set(response.json()) == set(schema["components"]["schemas"]["Book"]["properties"])
-    assert set(documented["headers"]) <= set(response.headers)
+    # Every documented header but the replay's mark, which only a retry with the key gets.
+    assert set(documented["headers"]) - {"Idempotent-Replayed"} <= set(response.headers)
     assert response["Location"].endswith(f"/books/{response.json()['id']}/")
+
+
+@pytest.mark.django_db
+def test_a_real_replayed_create_has_every_documented_201_header(
+    schema: dict[str, Any], auth_client: APIClient
+) -> None:
+    documented = operation(schema, "/books/", "post")["responses"]["201"]
+    payload = book_payload()
+
+    first = auth_client.post("/books/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    replayed = auth_client.post("/books/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert first.status_code == replayed.status_code == 201
+    assert set(documented["headers"]) <= set(replayed.headers)
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed["ETag"] == first["ETag"]
+    assert_matches(schema, documented["content"][JSON]["schema"]["$ref"], replayed.json())
+
+
+@pytest.mark.django_db
+def test_a_real_bulk_create_matches_the_documented_201(
+    schema: dict[str, Any], auth_client: APIClient
+) -> None:
+    documented = operation(schema, "/books/", "post")["responses"]["201"]
+
+    batch = [book_payload(isbn=demo_isbn(number)) for number in (800_000_001, 800_000_002)]
+
+    response = auth_client.post("/books/", batch, format="json")
+
+    assert response.status_code == 201, response.content
+    assert_matches(schema, "#/components/schemas/BookBatch", response.json())
+    assert_matches(schema, documented["content"][JSON]["schema"]["$ref"], response.json())
 
 
 @pytest.mark.django_db
@@ -513,6 +714,47 @@ def test_a_real_token_matches_the_documented_200(
     assert_matches(
         schema, response_ref(operation(schema, "/auth/token/", "post"), "200"), response.json()
     )
+
+
+@pytest.mark.django_db
+def test_a_real_429_and_the_success_before_it_have_the_documented_headers(
+    schema: dict[str, Any], api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rates = {"anon": "1/min", "user": "1/min", "auth": "1/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    documented = operation(schema, "/books/", "get")["responses"]
+    cache.clear()  # the schema's own request was counted
+
+    allowed = api_client.get("/books/")
+    throttled = api_client.get("/books/")
+
+    assert allowed.status_code == 200, allowed.content
+    assert set(documented["200"]["headers"]) <= set(allowed.headers)
+    assert throttled.status_code == 429, throttled.content
+    assert set(documented["429"]["headers"]) <= set(throttled.headers)
+    assert int(throttled["Retry-After"]) >= 1
+    assert_matches(
+        schema, response_ref(operation(schema, "/books/", "get"), "429"), throttled.json()
+    )
+
+
+def _database_refuses(*args: object, **kwargs: object) -> Any:
+    raise OperationalError("connection refused")  # no driver detail: unavailability
+
+
+@pytest.mark.django_db
+def test_a_real_503_has_the_documented_shape_and_retry_after(
+    schema: dict[str, Any], api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "book_list", _database_refuses)
+    op = operation(schema, "/books/", "get")
+
+    response = api_client.get("/books/")
+
+    assert response.status_code == 503, response.content
+    assert set(op["responses"]["503"]["headers"]) <= set(response.headers)
+    assert int(response["Retry-After"]) >= 1
+    assert_matches(schema, response_ref(op, "503"), response.json())
 
 
 # --- the docs page: served, and with nothing from a CDN ---------------------------------
