@@ -13,12 +13,14 @@ from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     OpenApiTypes,
     PolymorphicProxySerializer,
     extend_schema,
 )
 from rest_framework import serializers
 
+from books.exporting import FORMATS
 from books.pagination import BookCursorPagination
 from books.serializers import BookSerializer
 
@@ -67,6 +69,29 @@ _LOCATION = OpenApiParameter(
     description="URL of the new book (a single book only).",
 )
 
+
+class FormatNotServedSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A format the list does not serve: `detail` says so, and where the books are in it."""
+
+    detail = serializers.CharField()
+    export = serializers.URLField(
+        required=False,
+        help_text="The export's URL in the format asked for, with the same filters.",
+    )
+
+
+_LIST_FORMAT = OpenApiParameter(
+    "format",
+    OpenApiTypes.STR,
+    enum=["json", *FORMATS],
+    description=(
+        "`json`, the default. The list is JSON only: "
+        + " and ".join(f"`{fmt}`" for fmt in FORMATS)
+        + " are the export's (`GET /books/export/`), and asking the list for them is a 404 "
+        "whose `export` is that URL."
+    ),
+)
+
 _BOOK_ID = OpenApiParameter(
     "id",
     OpenApiTypes.INT,
@@ -84,6 +109,14 @@ _CONDITIONAL_WRITE = (
 BOOK_OPERATIONS = {
     "list": extend_schema(
         summary="List books, a page at a time",
+        parameters=[_LIST_FORMAT],
+        responses={
+            200: BookSerializer(many=True),  # in the paginator's envelope
+            404: OpenApiResponse(
+                FormatNotServedSerializer,
+                description="A `format` the list does not serve; `export` says where it is.",
+            ),
+        },
         description=(
             f"Books, {BookCursorPagination.page_size} a page by default (`page_size`, up to "
             f"{BookCursorPagination.max_page_size}). Follow `next` until it is null to read "

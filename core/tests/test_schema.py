@@ -26,6 +26,7 @@ from books.tests.factories import BookFactory, book_payload
 JSON = "application/json"
 WRITE_METHODS = ("post", "put", "patch", "delete")
 LIST_QUERY_PARAMETERS = {
+    "format",
     "author_name",
     "cursor",
     "page_size",
@@ -534,6 +535,12 @@ REAL_ERRORS: dict[str, tuple[str, str, int, Case]] = {
         "post",
         415,
         lambda anon, auth, user, book: auth.post("/books/", b"x", content_type="text/plain"),
+    ),
+    "list-in-an-export-format": (
+        "/books/",
+        "get",
+        404,
+        lambda anon, auth, user, book: anon.get("/books/?format=csv"),
     ),
     "retrieve-missing": (
         "/books/{id}/",
