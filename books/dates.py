@@ -77,6 +77,11 @@ def precision_message(date: datetime.date, precision: object) -> str | None:
     return None
 
 
+def contradiction_message(precision: object, spelled: str) -> str:
+    """A precision sent beside a date whose spelling (YYYY, YYYY-MM) gives another."""
+    return f'"{precision}" contradicts publication_date, which gives the {spelled} only.'
+
+
 # --- the spellings an import file may use --------------------------------------------------
 
 _MONTHS = {

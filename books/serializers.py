@@ -7,7 +7,13 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from books.dates import DAY, PRECISIONS, PartialDate, parse_iso_partial_date
+from books.dates import (
+    DAY,
+    PRECISIONS,
+    PartialDate,
+    contradiction_message,
+    parse_iso_partial_date,
+)
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
 
@@ -110,14 +116,8 @@ class BookSerializer(serializers.ModelSerializer):
             attrs["publication_date"] = given.date
             if given.precision != DAY:
                 if sent is not None and sent != given.precision:
-                    raise serializers.ValidationError(
-                        {
-                            "publication_date_precision": [
-                                f'"{sent}" contradicts publication_date, which gives the '
-                                f"{given.precision} only."
-                            ]
-                        }
-                    )
+                    message = contradiction_message(sent, given.precision)
+                    raise serializers.ValidationError({"publication_date_precision": [message]})
                 attrs["publication_date_precision"] = given.precision
                 return attrs
         if sent is None and not self.partial:

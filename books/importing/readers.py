@@ -6,7 +6,9 @@ Files are read as a stream, so memory does not grow with the file.
 """
 
 import codecs
+import contextlib
 import csv
+import difflib
 import gzip
 import io
 import json
@@ -38,6 +40,13 @@ MAX_CSV_LINE_CHARACTERS = 1_048_576
 #: have millions); ``ignored_column_count`` says how many there were.
 MAX_IGNORED_NAMES = 50
 _TEXT_CHUNK_BYTES = 256 * 1024
+#: The separators a CSV file's own shape is checked for (without --delimiter).
+DELIMITERS = (",", ";", "\t", "|")
+#: How much of the start of a file the delimiter is read from: a header and some rows.
+_SNIFF_LINES = 20
+_SNIFF_CHARACTERS = 64 * 1024
+#: Other names a column commonly has for a field (after normalize_column_name).
+COLUMN_ALIASES = {"isbn13": "isbn", "isbn10": "isbn"}
 
 # Bytes the encoding cannot decode arrive as lone surrogates U+DC80-U+DCFF ("surrogateescape"),
 # so one bad byte rejects its row, not the whole file.
@@ -67,18 +76,35 @@ class _BoundedLines:
     def __init__(self, text: IO[str]) -> None:
         self._readline = text.readline
         self.line = 0
+        self._read_ahead: list[str] = []
 
     def __iter__(self) -> "_BoundedLines":
         return self
 
+    def peek(self, lines: int, characters: int) -> list[str]:
+        """The next ``lines`` lines (fewer once ``characters`` are read), still to be read."""
+        size = sum(map(len, self._read_ahead))
+        while len(self._read_ahead) < lines and size < characters:
+            text = self._readline(MAX_CSV_LINE_CHARACTERS)
+            if not text:
+                break
+            self._read_ahead.append(text)
+            size += len(text)
+        return list(self._read_ahead)
+
+    def _next_text(self, limit: int) -> str:
+        if self._read_ahead:
+            return self._read_ahead.pop(0)
+        return self._readline(limit)
+
     def __next__(self) -> str:
-        text = self._readline(MAX_CSV_LINE_CHARACTERS)
+        text = self._next_text(MAX_CSV_LINE_CHARACTERS)
         if not text:
             raise StopIteration
         self.line += 1
         if len(text) == MAX_CSV_LINE_CHARACTERS and not text.endswith(("\n", "\r")):
             while (
-                (rest := self._readline(MAX_CSV_LINE_CHARACTERS))
+                (rest := self._next_text(MAX_CSV_LINE_CHARACTERS))
                 and len(rest) == MAX_CSV_LINE_CHARACTERS
                 and not rest.endswith(("\n", "\r"))
             ):
@@ -87,12 +113,43 @@ class _BoundedLines:
         return text
 
 
+_COLUMN_NAME_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
 def normalize_column_name(name: str) -> str:
-    return name.strip().lstrip("\ufeff").strip().lower()
+    """A column name as matched: case, spaces, underscores and hyphens aside, so that
+    "Publication Date", "publication-date" and "PUBLICATION_DATE" are one name."""
+    return _COLUMN_NAME_SEPARATORS.sub("", name.lstrip("\ufeff")).lower()
+
+
+#: Each field under its normalised name, and the aliases.
+_FIELD_KEYS = {normalize_column_name(name): name for name in FIELDS} | COLUMN_ALIASES
+
+
+def detect_delimiter(lines: Sequence[str]) -> str | None:
+    """The one of DELIMITERS that splits ``lines`` (a header and the rows after it) into the
+    most columns, the same number in every complete row; None if none splits the header.
+
+    What csv.Sniffer does, but only among DELIMITERS and judged by a CSV reader, so commas
+    inside quoted titles do not count.
+    """
+    best, best_width = None, 1
+    for delimiter in DELIMITERS:
+        rows: list[list[str]] = []
+        with contextlib.suppress(csv.Error):  # e.g. a quoted text the sample cuts short
+            rows.extend(row for row in csv.reader(lines, delimiter=delimiter) if row)
+        if not rows:
+            continue
+        width = len(rows[0])
+        # The last row may be cut short by the sample's end: it is not held to the width.
+        if width > best_width and all(len(row) == width for row in rows[1:-1]):
+            best, best_width = delimiter, width
+    return best
 
 
 def parse_column_map(specs: Sequence[str]) -> dict[str, str]:
-    """``["Book Title=title", ...]`` (from ``--map``) as {normalised column name: field}."""
+    """``["Book Title=title", ...]`` (from ``--map``) as {column name: field}; the names are
+    matched as normalize_column_name() has them."""
     column_map: dict[str, str] = {}
     for spec in specs:
         column, separator, field = spec.rpartition("=")
@@ -101,13 +158,14 @@ def parse_column_map(specs: Sequence[str]) -> dict[str, str]:
             raise ImportFileError(
                 f"--map {spec!r}: expected COLUMN=FIELD, e.g. 'Book Title=title'."
             )
+        field = _FIELD_KEYS.get(normalize_column_name(field), field)
         if field not in FIELDS:
             raise ImportFileError(
                 f"--map {spec!r}: {field!r} is not a book field (one of {', '.join(FIELDS)})."
             )
         if field in column_map.values():
             raise ImportFileError(f"--map gives the field {field!r} more than once.")
-        column_map[normalize_column_name(column)] = field
+        column_map[column.strip()] = field
     return column_map
 
 
@@ -117,7 +175,8 @@ def resolve_columns(
     """Which column gives each field: ({field: position}, [names of the columns ignored]).
 
     A column named in ``--map`` gives its field; otherwise a column whose name is a field's
-    (case and surrounding spaces aside) gives it, unless ``--map`` already gave that field.
+    or one of COLUMN_ALIASES (case, spaces, underscores and hyphens aside) gives it, unless
+    ``--map`` already gave that field.
     Two columns giving one field is an error: which to take would be a guess.
     """
     positions: dict[str, int] = {}
@@ -130,14 +189,16 @@ def resolve_columns(
             )
         positions[field] = position
 
+    column_map = {normalize_column_name(name): field for name, field in column_map.items()}
     keys = [normalize_column_name(name) for name in names]
     for position, key in enumerate(keys):
         if key in column_map:
             claim(column_map[key], position)
     mapped_fields = set(column_map.values())
     for position, key in enumerate(keys):
-        if key in FIELDS and key not in column_map and key not in mapped_fields:
-            claim(key, position)
+        field = _FIELD_KEYS.get(key)
+        if field is not None and key not in column_map and field not in mapped_fields:
+            claim(field, position)
     taken = set(positions.values())
     ignored = [name for position, name in enumerate(names) if position not in taken]
     return positions, ignored
@@ -161,6 +222,28 @@ def describe_undecoded(value: str) -> str:
     return _UNDECODED_BYTE.sub(lambda match: f"\\x{ord(match.group()) - 0xDC00:02x}", value)
 
 
+#: Words a column name holding each required field often has.
+_FIELD_WORDS = {
+    "title": ("title", "name"),
+    "author": ("author", "writer", "creator", "by"),
+    "publication_date": ("publication", "published", "date", "year"),
+    "isbn": ("isbn", "ean"),
+}
+
+
+def likely_column(field: str, names: Sequence[str]) -> str | None:
+    """The name in ``names`` most like one for ``field``, or None: one holding a word for it
+    ("Book-Title" for title, "original_publication_year" for publication_date), the closest
+    spelling first; else a close misspelling ("Auhtor")."""
+    keys = {normalize_column_name(name): name for name in names}
+    target = normalize_column_name(field)
+    holding = [key for key in keys if any(word in key for word in _FIELD_WORDS.get(field, ()))]
+    close = difflib.get_close_matches(
+        target, holding or list(keys), n=1, cutoff=0 if holding else 0.6
+    )
+    return keys[close[0]] if close else None
+
+
 class BookSource:
     """An open import file: its records, how far through it the reading is, what it ignored.
 
@@ -175,8 +258,9 @@ class BookSource:
         file_format: str | None = None,
         encoding: str = DEFAULT_ENCODING,
         column_map: Mapping[str, str] | None = None,
-        delimiter: str = ",",
+        delimiter: str | None = None,
     ) -> None:
+        """``delimiter`` None: the one of DELIMITERS the file's first lines show (else ",")."""
         self.path = path
         self.format = detect_format(path, file_format)
         if self.format not in FORMATS:
@@ -186,7 +270,8 @@ class BookSource:
         except LookupError as error:
             raise ImportFileError(f"Unknown encoding {encoding!r}.") from error
         self.column_map = dict(column_map or {})
-        self.delimiter = delimiter
+        self.delimiter = delimiter or ","
+        self._detect_delimiter = delimiter is None
         self.ignored_columns: list[str] = []
         #: How many columns were ignored; None: more than listed, how many is not known.
         self.ignored_column_count: int | None = 0
@@ -271,6 +356,12 @@ class BookSource:
     def _csv_columns(self) -> tuple[Any, int, list[str]]:
         """Read the header: (csv reader, its width, the fields present in FIELDS order)."""
         self._lines = _BoundedLines(self._text)
+        if self._detect_delimiter:
+            try:
+                sample = self._lines.peek(_SNIFF_LINES, _SNIFF_CHARACTERS)
+            except UnicodeDecodeError as error:
+                raise self._undecodable_stream(1, error) from error
+            self.delimiter = detect_delimiter(sample) or ","
         reader = csv.reader(self._lines, delimiter=self.delimiter)
         header = self._csv_header(reader)
         positions, ignored = resolve_columns(header, self.column_map)
@@ -286,7 +377,10 @@ class BookSource:
     def _csv_records(self, columns: tuple[Any, int, list[str]]) -> Iterator[Record]:
         reader, width, present = columns
         pick = self._pick
-        has_summary = "summary" in present
+        # The required fields come first in FIELDS, so an absent optional column is filled in
+        # with MISSING at the end, or (a precision column without a summary) before the last.
+        padding = (MISSING,) * (len(FIELDS) - len(present))
+        summary_gap = len(present) == len(FIELDS) - 1 and "summary" not in present
         undecodable = self._undecodable
         line = self._lines.line
         while True:
@@ -322,7 +416,10 @@ class BookSource:
                 if errors:
                     yield start, errors
                     continue
-            yield start, (values if has_summary else (*values, MISSING))
+            if summary_gap:
+                yield start, (*values[:-1], MISSING, values[-1])
+            else:
+                yield start, (*values, *padding) if padding else values
 
     def _csv_header(self, reader: Any) -> list[str]:
         try:
@@ -337,7 +434,9 @@ class BookSource:
 
     def _check_columns(self, header: Sequence[str], positions: Mapping[str, int]) -> None:
         known = {normalize_column_name(name) for name in header}
-        unmatched = [column for column in self.column_map if column not in known]
+        unmatched = [
+            column for column in self.column_map if normalize_column_name(column) not in known
+        ]
         if unmatched:
             raise ImportFileError(
                 f"--map names columns the header lacks: {', '.join(map(repr, unmatched))} "
@@ -354,8 +453,33 @@ class BookSource:
             raise ImportFileError(
                 f"Required columns missing: {', '.join(missing)}. Found: "
                 f"{', '.join(repr(describe_undecoded(name)) for name in names)}. "
-                f"Name a column for each with --map 'COLUMN=FIELD'.{hint}"
+                f"{self._likely_fix(missing, fields, names)}{hint}"
             )
+
+    def _likely_fix(
+        self, missing: Sequence[str], fields: Mapping[str, object], names: Sequence[str]
+    ) -> str:
+        """What to do about missing columns: the delimiter the header shows, if it was read
+        as one column, or a --map for each missing field from the likeliest column."""
+        if self.format == "csv" and len(names) == 1:
+            shown = [delimiter for delimiter in DELIMITERS if delimiter in names[0]]
+            if shown:
+                option = "tab" if shown[0] == "\t" else shown[0]
+                return (
+                    f"The header was read as one column, with {self.delimiter!r} between "
+                    f"columns; the file looks {shown[0]!r}-separated: --delimiter '{option}'."
+                )
+        taken = {names[value] if isinstance(value, int) else value for value in fields.values()}
+        free = [name for name in names if name not in taken]
+        maps = []
+        for field in missing:
+            column = likely_column(field, free)
+            if column is not None:
+                free.remove(column)
+                maps.append(f"--map '{column}={field}'")
+        if maps:
+            return f"Name a column for each with --map 'COLUMN=FIELD'; likely: {' '.join(maps)}."
+        return "Name a column for each with --map 'COLUMN=FIELD'."
 
     # --- JSON Lines -----------------------------------------------------------------------
 

@@ -9,26 +9,38 @@ Import-only leniencies (``lenient=True``, the default; documented in docs/import
 
 * an ISBN-10 that lost two or three leading zeros (7-8 digits) is padded back to 10 digits,
   as spreadsheets drop leading zeros from numbers (one lost zero, 9 digits, the API takes);
+* an "ISBN", "ISBN:", "ISBN-13:" or "ISBN-10" label before the number is dropped;
 * surrounding whitespace around a date is stripped, as it is around every other field;
-* a date given as a year alone (``YYYY``) becomes ``YYYY-01-01``, and a year and month
-  (``YYYY-MM``) the first of that month.
+* a date may be spelled as books.dates.parse_import_date reads it: a year of one to four
+  digits (975 is 0975), an English month name (July 1968), or in ``--date-format``.
+
+Without a precision column a date's precision is what its spelling gives: "year" for a year
+alone, "month" for a year and month, else "day" (the API does the same for YYYY and YYYY-MM).
 """
 
 import re
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db.models import Field
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from books.dates import parse_iso_date
+from books.dates import (
+    DAY,
+    PRECISIONS,
+    PartialDate,
+    contradiction_message,
+    parse_import_date,
+    parse_iso_partial_date,
+    precision_message,
+)
 from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
 from books.models import Book, validate_display_text
 from books.serializers import BookSerializer
 
 #: The Book fields an import fills, in the order RowValidator.validate() takes them.
-FIELDS = ("title", "author", "publication_date", "isbn", "summary")
+FIELDS = ("title", "author", "publication_date", "isbn", "summary", "publication_date_precision")
 REQUIRED_FIELDS = ("title", "author", "publication_date", "isbn")
 
 
@@ -42,8 +54,9 @@ class Missing:
 MISSING: Any = Missing()
 
 #: A valid row, in staging-table order: isbn (13 digits), title, author, publication_date
-#: (YYYY-MM-DD), summary (None when the file does not give one: a stored summary is kept).
-CleanBook = tuple[str, str, str, str, str | None]
+#: (YYYY-MM-DD), summary (None when the file does not give one: a stored summary is kept),
+#: publication_date_precision ("day", "month" or "year").
+CleanBook = tuple[str, str, str, str, str | None, str]
 
 NON_FIELD_ERRORS = "non_field_errors"
 
@@ -65,8 +78,9 @@ class RowRejected(Exception):
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_YEAR = re.compile(r"[0-9]{4}")
-_YEAR_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+# The label a catalogue may print before the number: "ISBN 0-306-40615-2", "ISBN-13: 978...".
+# "ISBN 13 978..." has a label; in "ISBN 1034567890" the 10 is the number's.
+_ISBN_LABEL = re.compile(r"isbn(?:[- ]?1[03](?=\s*:|\s))?\s*:?\s*", re.IGNORECASE)
 _SCIENTIFIC_NOTATION = re.compile(r"[0-9]+(?:[.,][0-9]+)?[eE][+]?[0-9]+")
 
 ZERO_PADDED_LENGTHS = range(7, 9)
@@ -93,8 +107,10 @@ class RowValidator:
     when absent. One instance serves a whole import (it is not thread-safe).
     """
 
-    def __init__(self, *, lenient: bool = True) -> None:
+    def __init__(self, *, lenient: bool = True, date_format: str | None = None) -> None:
         self.lenient = lenient
+        #: A strptime format for dates in another spelling (``--date-format``; lenient only).
+        self.date_format = date_format
         self.padded_isbns = 0
         self.completed_dates = 0
         fields = BookSerializer().fields  # the API's messages, word for word
@@ -113,22 +129,29 @@ class RowValidator:
         )
         self._null_character = str(ProhibitNullCharactersValidator.message)
         self._surrogate = str(ProhibitSurrogateCharactersValidator.message)
+        self._invalid_precision = str(messages["publication_date_precision"]["invalid_choice"])
 
     def validate(
-        self, title: object, author: object, publication_date: object, isbn: object, summary: object
+        self,
+        title: object,
+        author: object,
+        publication_date: object,
+        isbn: object,
+        summary: object,
+        precision: object = MISSING,
     ) -> CleanBook:
         """Return the row in stored form, or raise RowRejected listing every failing field."""
         leniencies_before = self.padded_isbns, self.completed_dates
         errors: list[FieldError] = []
         clean_title = self._text("title", title, errors, allow_blank=False)
         clean_author = self._text("author", author, errors, allow_blank=False)
-        clean_date = self._date(publication_date, errors)
+        clean_date, clean_precision = self._date(publication_date, precision, errors)
         clean_isbn = self._isbn(isbn, errors)
         clean_summary = None if summary is MISSING else self._text("summary", summary, errors)
         if errors:
             self.padded_isbns, self.completed_dates = leniencies_before  # count imported rows
             raise RowRejected(errors)
-        return clean_isbn, clean_title, clean_author, clean_date, clean_summary
+        return clean_isbn, clean_title, clean_author, clean_date, clean_summary, clean_precision
 
     def _text(
         self, name: str, value: object, errors: list[FieldError], *, allow_blank: bool = True
@@ -173,36 +196,54 @@ class RowValidator:
             return self._null
         return self._not_a_string
 
-    def _date(self, value: object, errors: list[FieldError]) -> str:
+    def _date(self, value: object, precision: object, errors: list[FieldError]) -> tuple[str, str]:
+        """(YYYY-MM-DD, precision): the date as stored, and how much of it is known."""
         if value is MISSING or value is None:
             errors.append(FieldError("publication_date", self._type_message(value), value))
-            return ""
-        text = value
-        if self.lenient and type(value) is str:
-            text = value.strip()
-            if len(text) < 10:
-                if _YEAR.fullmatch(text):
-                    text += "-01-01"
-                    self.completed_dates += 1
-                elif _YEAR_MONTH.fullmatch(text):
-                    text += "-01"
-                    self.completed_dates += 1
+            return "", DAY
         try:
-            parse_iso_date(text)
+            if self.lenient and type(value) is str:
+                date = parse_import_date(value.strip(), date_format=self.date_format)
+            else:
+                date = parse_iso_partial_date(value)
         except ValidationError as error:
             errors.append(FieldError("publication_date", " ".join(error.messages), value))
-            return ""
-        return cast(str, text)  # parse_iso_date() took it: a str
+            return "", DAY
+        if precision is MISSING or (precision == "" and self.lenient):  # a blank cell
+            if date.precision != DAY:
+                self.completed_dates += 1
+            return date.date.isoformat(), date.precision
+        return date.date.isoformat(), self._precision(date, precision, errors)
+
+    def _precision(self, date: PartialDate, value: object, errors: list[FieldError]) -> str:
+        """A precision the file gives: one of PRECISIONS, agreeing with the date (the API's
+        rules: BookSerializer.validate, then Book.clean)."""
+        text = value.strip() if type(value) is str and self.lenient else value
+        message: str | None
+        if value is None:
+            message = self._null
+        elif text not in PRECISIONS:
+            message = self._invalid_precision.format(input=value)
+        elif date.precision != DAY and text != date.precision:
+            message = contradiction_message(text, date.precision)
+        else:
+            message = precision_message(date.date, text)
+        if message:
+            errors.append(FieldError("publication_date_precision", message, value))
+        return str(text)
 
     def _isbn(self, value: object, errors: list[FieldError]) -> str:
         if type(value) is not str:
             errors.append(FieldError("isbn", self._type_message(value), value))
             return ""
         text = value.strip()
+        spelling = value  # what the API's length limit applies to
+        if self.lenient and text[:4].lower() == "isbn":
+            text = spelling = _ISBN_LABEL.sub("", text, count=1)
         if not text:
             errors.append(FieldError("isbn", self._blank, value))
             return ""
-        if len(value) > MAX_INPUT_LENGTH:  # as the API: the spelling as sent
+        if len(spelling) > MAX_INPUT_LENGTH:  # as the API: the spelling as sent
             errors.append(FieldError("isbn", self._isbn_too_long, value))
             return ""
         try:

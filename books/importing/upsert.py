@@ -38,14 +38,23 @@ from books.models import Book
 from core.db_instrumentation import expected_slow_queries
 
 #: One row as staged: (line, isbn, title, author, publication_date "YYYY-MM-DD", summary or
-#: None when the file gives none and a stored summary is to be kept).
-StagedRow = tuple[int, str, str, str, str, str | None]
+#: None when the file gives none and a stored summary is to be kept,
+#: publication_date_precision "day", "month" or "year").
+StagedRow = tuple[int, str, str, str, str, str | None, str]
 
 STAGING_TABLE = "import_books_staging"
 SEEN_TABLE = "import_books_seen"
-_STAGING_COLUMNS = ("line", "isbn", "title", "author", "publication_date", "summary")
+_STAGING_COLUMNS = (
+    "line",
+    "isbn",
+    "title",
+    "author",
+    "publication_date",
+    "summary",
+    "publication_date_precision",
+)
 #: The fields an import writes, and so compares with the stored book.
-_WRITTEN_FIELDS = ("title", "author", "publication_date", "summary")
+_WRITTEN_FIELDS = ("title", "author", "publication_date", "publication_date_precision", "summary")
 
 
 class Duplicate(NamedTuple):
@@ -130,7 +139,8 @@ class BatchWriter(ABC):
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {STAGING_TABLE} (line bigint NOT NULL, "
                 "isbn text NOT NULL, title text NOT NULL, author text NOT NULL, "
-                f"publication_date {self.date_type} NOT NULL, summary text)"
+                f"publication_date {self.date_type} NOT NULL, summary text, "
+                "publication_date_precision text NOT NULL)"
             )
             # ISBNs as numbers: a bigint key is smaller and faster to compare than text.
             cursor.execute(
@@ -268,6 +278,7 @@ class BatchWriter(ABC):
                 cursor.execute(
                     f"INSERT INTO {self._table} ({self._insert_columns}) "  # noqa: S608
                     "SELECT staged.isbn, staged.title, staged.author, staged.publication_date, "
+                    "staged.publication_date_precision, "
                     f"COALESCE(staged.summary, ''), %s, %s, 1 FROM {STAGING_TABLE} staged "
                     f"{new_only if look_up else ''} ORDER BY {self.isbn_order}",
                     [now, now],
@@ -304,7 +315,7 @@ class BatchWriter(ABC):
         return (
             f"INSERT INTO {table} ({self._insert_columns}) "  # noqa: S608
             "SELECT staged.isbn, staged.title, staged.author, staged.publication_date, "
-            f"{summary}, %s, %s, 1 "
+            f"staged.publication_date_precision, {summary}, %s, %s, 1 "
             f"FROM {STAGING_TABLE} staged {self._stored_book_join()} "
             f"WHERE staged.summary IS {'' if keep_summary else 'NOT '}NULL "
             f"AND ({new_or_changed}) "
@@ -364,8 +375,8 @@ class PostgresBatchWriter(BatchWriter):
         return "".join(
             [
                 f"{line}\t{isbn}\t{_copy_text(title)}\t{_copy_text(author)}\t{date}\t"
-                f"{null if summary is None else _copy_text(summary)}\n"
-                for line, isbn, title, author, date, summary in rows
+                f"{null if summary is None else _copy_text(summary)}\t{precision}\n"
+                for line, isbn, title, author, date, summary, precision in rows
             ]
         )
 

@@ -117,7 +117,7 @@ def test_map_naming_a_column_the_header_lacks_is_refused(tmp_path):
 
     message = _command_error(path, "--map", "Book Title=title")
 
-    assert "'book title'" in message
+    assert "'Book Title'" in message  # as the option spelled it
 
 
 def test_json_lines_whose_first_object_lacks_a_required_key_are_refused(tmp_path):

@@ -10,6 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum import ean
 
+from books.dates import IMPORT_DATE_MESSAGE
 from books.importing.rows import (
     FIELDS,
     MISSING,
@@ -21,7 +22,7 @@ from books.models import (
     AUTHOR_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
-    validate_display_text,
+    Book,
 )
 from books.serializers import BookSerializer
 
@@ -31,6 +32,7 @@ VALID = {
     "publication_date": "1999-10-20",
     "isbn": "0-306-40615-2",
     "summary": "From journeyman to master.",
+    "publication_date_precision": MISSING,
 }
 
 # --- values that probe every rule ---------------------------------------------------------
@@ -140,6 +142,9 @@ _FIELD_VALUES = {
     "publication_date": _value(_dates()),
     "isbn": _value(_isbn_spellings()),
     "summary": _value(st.one_of(_TEXT, _texts_near(SUMMARY_MAX_LENGTH))),
+    "publication_date_precision": _value(
+        st.sampled_from(["day", "month", "year", "", " year", "Year", "decade"])
+    ),
 }
 
 
@@ -167,15 +172,14 @@ def _with_check_digit(twelve: str) -> str:
 def _api_verdict(row: dict[str, object]) -> dict[str, object] | None:
     """What the API makes of ``row`` (absent keys left out): its validated data, or None.
 
-    The serializer's rules, then the one the write service adds for titles and authors (they
-    must show what they store: books.models.validate_display_text)."""
+    The serializer's rules, then those the write service adds (Book.clean): titles and
+    authors must show what they store, and the date fit its precision."""
     serializer = BookSerializer(data={k: v for k, v in row.items() if v is not MISSING})
     if not serializer.is_valid():
         return None
     data = dict(serializer.validated_data)
     try:
-        for name in ("title", "author"):
-            validate_display_text(data[name])
+        Book(**data).clean()  # the title's and author's display, the date's precision
     except ValidationError:
         return None
     data["publication_date"] = data["publication_date"].isoformat()
@@ -184,7 +188,7 @@ def _api_verdict(row: dict[str, object]) -> dict[str, object] | None:
 
 def _import_verdict(row: dict[str, object], validator: RowValidator) -> dict[str, object] | None:
     try:
-        isbn, title, author, publication_date, summary = validator.validate(
+        isbn, title, author, publication_date, summary, precision = validator.validate(
             *(row[name] for name in FIELDS)
         )
     except RowRejected:
@@ -193,6 +197,7 @@ def _import_verdict(row: dict[str, object], validator: RowValidator) -> dict[str
         "title": title,
         "author": author,
         "publication_date": publication_date,
+        "publication_date_precision": precision,
         "isbn": isbn,
         # The API stores "" for an absent summary; the importer keeps a stored one (None).
         "summary": "" if summary is None else summary,
@@ -213,13 +218,16 @@ def test_strict_rules_give_the_api_serializers_verdict_and_values(row):
 
 
 _LENIENT_ISBN = re.compile(r"\s*[0-9]{7,8}\s*")
-_LENIENT_DATE = re.compile(r"\s*(?:[0-9]{4}|[0-9]{4}-[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2})\s*")
+_LENIENT_DATE = re.compile(r"\s*(?:[0-9]{1,4}|[0-9]{4}-[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2})\s*")
 
 
 @given(_ROWS)
 @settings(max_examples=1500, deadline=None, derandomize=True)
 @example({**VALID, "isbn": "1234560"})
 @example({**VALID, "publication_date": "1999"})
+@example({**VALID, "publication_date": "975"})
+@example({**VALID, "publication_date_precision": ""})
+@example({**VALID, "publication_date": "1999-01-01", "publication_date_precision": " year"})
 def test_lenient_rules_differ_from_the_api_only_by_the_documented_leniencies(row):
     api = _api_verdict(row)
     imported = _import_verdict(row, RowValidator())
@@ -227,14 +235,25 @@ def test_lenient_rules_differ_from_the_api_only_by_the_documented_leniencies(row
         assert imported == api  # everything the API takes, taken the same way
     elif imported is not None:
         # Refused by the API, taken by the importer: only through a leniency.
-        isbn, date = row["isbn"], row["publication_date"]
+        isbn, date, precision = (
+            row["isbn"],
+            row["publication_date"],
+            row["publication_date_precision"],
+        )
         assert isinstance(isbn, str)
         assert isinstance(date, str)
-        assert _LENIENT_ISBN.fullmatch(isbn) or _LENIENT_DATE.fullmatch(date), row
+        lenient_precision = isinstance(precision, str) and precision.strip() != precision
+        assert (
+            _LENIENT_ISBN.fullmatch(isbn)
+            or _LENIENT_DATE.fullmatch(date)
+            or precision == ""  # a blank cell: no precision given
+            or lenient_precision
+        ), row
         strict_fields = {**row}
         if _LENIENT_ISBN.fullmatch(isbn):
             strict_fields["isbn"] = imported["isbn"]
         strict_fields["publication_date"] = imported["publication_date"]
+        strict_fields["publication_date_precision"] = imported["publication_date_precision"]
         assert _api_verdict(strict_fields) == imported
 
 
@@ -243,7 +262,7 @@ def test_lenient_rules_differ_from_the_api_only_by_the_documented_leniencies(row
 
 def _validate(
     validator: RowValidator | None = None, /, **overrides: object
-) -> tuple[str, str, str, str, str | None]:
+) -> tuple[str, str, str, str, str | None, str]:
     validator = validator or RowValidator()
     return validator.validate(*({**VALID, **overrides}[name] for name in FIELDS))
 
@@ -289,6 +308,7 @@ def test_isbn_in_scientific_notation_is_rejected_with_a_hint(value):
         ("2008-08", "2008-08-01"),
         (" 1999-10-20 ", "1999-10-20"),
         ("\t1984\n", "1984-01-01"),
+        ("98", "0098-01-01"),
     ],
 )
 def test_year_or_year_month_date_becomes_the_first_day(given_date, stored):
@@ -300,7 +320,7 @@ def test_year_or_year_month_date_becomes_the_first_day(given_date, stored):
 
 
 @pytest.mark.parametrize(
-    "value", ["", " ", "0000", "2008-13", "2008-00", "2008-8", "98", "20/10/1999", "1999-10-20T00"]
+    "value", ["", " ", "0000", "2008-13", "2008-00", "2008-8", "20/10/1999", "1999-10-20T00"]
 )
 def test_dates_still_refused_with_the_leniencies(value):
     assert set(_errors(publication_date=value)) == {"publication_date"}
@@ -316,7 +336,7 @@ def test_every_failing_field_is_reported_once():
     assert errors == {
         "title": "This field may not be blank.",
         "author": "This field may not be null.",
-        "publication_date": "Enter a valid date in the format YYYY-MM-DD.",
+        "publication_date": IMPORT_DATE_MESSAGE,
         "isbn": "Not a valid string.",
         "summary": "Null characters are not allowed.",
     }

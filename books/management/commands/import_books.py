@@ -31,6 +31,7 @@ from books.importing.readers import (
     parse_column_map,
 )
 from books.importing.report import ErrorReport, display_value
+from books.importing.rows import RowValidator
 from books.importing.upsert import UnsupportedDatabase
 from books.statistics import analyze_books
 
@@ -38,18 +39,25 @@ from books.statistics import analyze_books
 LOG_INTERVAL_SECONDS = 5.0
 
 RULES = """\
-Columns: header names (JSON Lines: keys) that equal a book field, ignoring case and
-surrounding spaces: title, author, publication_date, isbn, summary. Other names need
---map 'COLUMN=FIELD'; unknown columns are ignored (and listed). Without title, author,
-publication_date and isbn the command stops before writing anything.
+Columns: header names (JSON Lines: keys) that equal a book field, ignoring case,
+spaces, underscores and hyphens: title, author, publication_date, isbn (or ISBN-13,
+ISBN-10), summary, publication_date_precision. Other names need --map 'COLUMN=FIELD';
+unknown columns are ignored (and listed). Without title, author, publication_date and
+isbn the command stops before writing anything, saying which --map would likely do.
+The CSV separator (, ; tab |) is read from the first lines unless --delimiter says.
 
 Rows are checked by the API's rules: surrounding whitespace stripped; title, author
 required and not blank; length limits; no NUL or surrogate characters; text values
 must be strings (JSON numbers are refused); ISBN-10 or ISBN-13, hyphens and spaces
-allowed, stored as 13 digits; dates YYYY-MM-DD. Import-only leniencies:
+allowed, stored as 13 digits; dates YYYY-MM-DD, YYYY-MM or YYYY. Import-only leniencies:
   * an ISBN-10 of 7-8 digits (leading zeros lost in a spreadsheet) is zero-padded;
-  * a date of a year alone becomes YYYY-01-01, and a year-month YYYY-MM-01;
+  * an "ISBN", "ISBN:", "ISBN-13:" or "ISBN-10" label before the number is dropped;
+  * a year of 1-4 digits (975 is 0975) and an English month name (July 1968,
+    14 July 1968, July 14, 1968) are dates; others need --date-format; day and
+    month in numbers (01/02/1818) are never guessed: they need --date-format;
   * whitespace around a date is stripped.
+A date known to the year is stored as YYYY-01-01 with publication_date_precision
+"year" (YYYY-MM: YYYY-MM-01, "month"), so it is never shown as January 1.
 A refused row does not stop the import: it goes to the error report (--errors).
 
 ISBNs: a book is matched by ISBN. A new ISBN is inserted (summary "" if the file has
@@ -88,8 +96,15 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--delimiter",
-            default=",",
-            help="CSV field separator, one character (default ','); e.g. ';', or 'tab'.",
+            default=None,
+            help="CSV field separator, one character, e.g. ';' or 'tab'. Default: whichever "
+            "of , ; tab | the first lines show (else ',').",
+        )
+        parser.add_argument(
+            "--date-format",
+            metavar="FORMAT",
+            help="Dates in this strptime format too, e.g. '%%d/%%m/%%Y' (day first) or "
+            "'%%m/%%d/%%Y'; without it 01/02/1818 is refused, not guessed.",
         )
         parser.add_argument(
             "--map",
@@ -133,8 +148,10 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         delimiter = {"tab": "\t", "\\t": "\t"}.get(options["delimiter"], options["delimiter"])
-        if len(delimiter) != 1:
+        if delimiter is not None and len(delimiter) != 1:
             raise CommandError("--delimiter must be one character (or 'tab').")
+        if options["date_format"] is not None and "%" not in options["date_format"]:
+            raise CommandError("--date-format takes a strptime format, e.g. '%d/%m/%Y'.")
         try:
             column_map = parse_column_map(options["column_map"])
             source = BookSource(
@@ -181,6 +198,7 @@ class Command(BaseCommand):
             dry_run=options["dry_run"],
             on_error=report,
             on_progress=on_progress,
+            validator=RowValidator(date_format=options["date_format"]),
             using=options["database"],
         )
 
