@@ -4,9 +4,9 @@ Two ways to lose it:
 - stopped: the process shuts down (connections refused) and comes back empty, as after a
   restart without persistence;
 - frozen: the process stops answering but keeps every key (SIGSTOP, then SIGCONT), as during
-  a network partition. Had the app cached reads, an invalidation that failed during the
-  outage would leave a stale entry behind here: no read may come back older than the last
-  acknowledged write.
+  a network partition. The read cache (books/read_cache.py) keeps its entries here, so an
+  invalidation that failed during the outage could leave a stale one behind: no read may come
+  back older than the last acknowledged write.
 
 The guarantee tested: no 5xx and no lost answer at any time; /readyz names the cache while it
 is gone and is 200 again after; no read (during or after) returns a version older than the last
