@@ -8,7 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer
 from rest_framework.permissions import SAFE_METHODS
 
-from core.idempotency import honours_idempotency_key
+from core.idempotency import REPLAYED_HEADER, honours_idempotency_key
+from core.ratelimit_headers import POLICY_HEADER, STATE_HEADER
 
 _DETAIL_ERROR = {
     "type": "object",
@@ -57,7 +58,7 @@ _SEARCH_TOO_SLOW = (
 # The headers a throttled response carries: the IETF RateLimit fields on every counted
 # response (core.ratelimit_headers), Retry-After on a 429 and a 503.
 _RATELIMIT_HEADERS = {
-    "RateLimit-Policy": {
+    POLICY_HEADER: {
         "schema": {"type": "string"},
         "description": (
             "Each limit the request was counted against (draft-ietf-httpapi-ratelimit-headers), "
@@ -65,7 +66,7 @@ _RATELIMIT_HEADERS = {
             "seconds. Absent when the limits could not be counted."
         ),
     },
-    "RateLimit": {
+    STATE_HEADER: {
         "schema": {"type": "string"},
         "description": (
             'What is left of each limit, e.g. `"anon";r=597;t=41`: `r` requests (or books, '
@@ -133,7 +134,7 @@ class AutoSchema(SpectacularAutoSchema):
         if honours_idempotency_key(self.view, self.method) and (
             code.startswith("2") or code == "400"
         ):
-            headers["Idempotent-Replayed"] = _IDEMPOTENT_REPLAYED
+            headers[REPLAYED_HEADER] = _IDEMPOTENT_REPLAYED
         return headers
 
     def _is_throttled(self) -> bool:
