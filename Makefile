@@ -50,7 +50,7 @@ run: $(VENV)/.installed-run .env
 	@echo "  Books:     http://$(HOST):$(PORT)/books/"
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/docs/   (schema: /api/schema/)"
 	@echo "  Admin:     http://$(HOST):$(PORT)/admin/      (make an admin: $(BIN)/python manage.py createsuperuser)"
-	@echo "  A token:   $(BIN)/python manage.py create_api_user alice --password 'choose-a-long-one'"
+	@echo "  A token:   $(BIN)/python manage.py create_api_user alice   (with --password, alice may sign in too)"
 	@echo "             or POST {\"username\": ..., \"password\": ...} to http://$(HOST):$(PORT)/auth/token/"
 	@echo ""
 	exec $(BIN)/python -m deploy.server
