@@ -31,7 +31,7 @@ from pathlib import Path
 PROJECT_DIRECTORY = Path(__file__).resolve().parent.parent
 
 #: Units of what is measured; a ratio's sign is matched apart (TIMES).
-UNITS = r"rows/s|req/s|requests/s|rps|ms|µs|%|MB|GB|kB|KB"
+UNITS = r"rows/s|req/s|requests/s|/s|rps|ms|µs|%|MB|GB|kB|KB"
 NUMBER = r"\d[\d,]*(?:\.\d+)?"
 TIMES = "\u00d7"  # the multiplication sign
 RANGE_DASHES = "\u2013-"  # an en dash or a hyphen between the two ends of a range

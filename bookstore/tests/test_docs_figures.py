@@ -90,6 +90,7 @@ def test_a_heading_in_a_code_block_does_not_end_a_section(repository: Path) -> N
         ("load 0.3\u20130.5 % after a minute", ["0.3\u20130.5 %"]),
         ("table 412 MB; GIN 123 MB", ["412 MB", "123 MB"]),
         ("59,172 rows/s and 6,098 rps", ["59,172 rows/s", "6,098 rps"]),
+        ("1,350/s on two cores; 10/min a client", ["1,350/s"]),  # a rate limit is a setting
         ("target: p99 < 50 ms, \u2265 10\u00d7 the reference", []),  # targets, not measurements
         ("`READ_CACHE_TTL` 300 s, a body over 4 MiB", []),  # settings
         ("`wrk -d10s -c32` and `SLOW_QUERY_MS=100 ms`", []),  # inline code
