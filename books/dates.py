@@ -105,8 +105,9 @@ _MONTHS = {
     )
     for name in names
 }
-_SHORT_YEAR = re.compile(r"[0-9]{1,3}")
-_NEGATIVE_YEAR = re.compile(r"-[0-9]{1,4}")
+# A year of one to four digits; ".0" after it is a spreadsheet's number format (2008.0).
+_YEAR_NUMBER = re.compile(r"(?P<year>[0-9]{1,4})(?:\.0+)?")
+_NEGATIVE_YEAR = re.compile(r"-[0-9]{1,4}(?:\.0+)?")
 # English month names, spelled out or abbreviated (a full stop allowed): "July 1968",
 # "14 July 1968", "July 14, 1968".
 _MONTH_YEAR = re.compile(r"(?P<month>[A-Za-z]+)\.?,? +(?P<year>[0-9]{4})")
@@ -118,8 +119,8 @@ _NUMERIC_DAY_MONTH = re.compile(r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{2,4}")
 BCE_MESSAGE = "Years before the Common Era cannot be stored: dates start at year 1 (0001-01-01)."
 YEAR_ZERO_MESSAGE = "There is no year 0 (1 BCE is followed by 1 CE); dates start at 0001-01-01."
 AMBIGUOUS_MESSAGE = (
-    "A day and a month in numbers can be read either way round (01/02/1818: 1 February or "
-    "January 2); say which with --date-format, e.g. --date-format '%d/%m/%Y' or '%m/%d/%Y'."
+    "A day and a month in numbers are not guessed (01/02/1818: 1 February or January 2?); "
+    "say which comes first with --date-format, e.g. --date-format '%d/%m/%Y' or '%m/%d/%Y'."
 )
 IMPORT_DATE_MESSAGE = (
     "Enter a date as YYYY-MM-DD, YYYY-MM, a year (1 to 4 digits), or with an English month "
@@ -155,11 +156,11 @@ def parse_import_date(text: str, *, date_format: str | None = None) -> PartialDa
             pass
         else:
             return _completed(parsed, format_precision(date_format))
-    if text.isascii() and text.isdigit() and len(text) <= 4 and int(text) == 0:
-        raise ValidationError(YEAR_ZERO_MESSAGE, code="invalid_date")
     try:
-        if _SHORT_YEAR.fullmatch(text):
-            return PartialDate(datetime.date(int(text), 1, 1), YEAR)
+        if match := _YEAR_NUMBER.fullmatch(text):
+            if int(match["year"]) == 0:
+                raise ValidationError(YEAR_ZERO_MESSAGE, code="invalid_date")
+            return PartialDate(datetime.date(int(match["year"]), 1, 1), YEAR)
         if match := _MONTH_YEAR.fullmatch(text):
             month = _month(match["month"])
             if month:

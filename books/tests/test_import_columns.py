@@ -144,3 +144,86 @@ def test_json_object_with_two_keys_for_one_field_is_refused_alone(tmp_path):
     assert (counts["inserted"], counts["rejected"]) == (1, 1)
     assert [(error["line"], error["field"]) for error in errors] == [("2", "non_field_errors")]
     assert "both give the field 'title'" in errors[0]["message"]
+
+
+# --- names as librarians write them (issue 15, item 7) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("Publication Date", "publication_date"),
+        ("publication-date", "publication_date"),
+        ("PUBLICATION_DATE", "publication_date"),
+        ("Publication Date Precision", "publication_date_precision"),
+        ("ISBN", "isbn"),
+        ("ISBN 13", "isbn"),
+        ("isbn13", "isbn"),
+        ("ISBN-13", "isbn"),
+        ("ISBN_10", "isbn"),
+        ("Title ", "title"),
+    ],
+)
+def test_header_names_match_ignoring_case_spaces_underscores_and_hyphens(name, field):
+    header = [name if column == field else column for column in ("title", "author", "isbn")]
+    header = header if name in header else [*header, name]
+
+    positions, ignored = resolve_columns(header, {})
+
+    assert header[positions[field]] == name
+    assert ignored == []
+
+
+@pytest.mark.parametrize("name", ["Book-Title", "Title of the book", "Authors", "ISBN13 (print)"])
+def test_other_names_still_need_map(name):
+    positions, ignored = resolve_columns([name], {})
+
+    assert (positions, ignored) == ({}, [name])
+
+
+def test_a_file_in_a_librarians_spelling_imports_without_options(tmp_path):
+    header = ["Title", "Author", "Publication Date", "ISBN-13", "Summary"]
+    path = write_csv(tmp_path / "books.csv", [ROW], header=header)
+
+    counts, errors = run_import(path)
+
+    assert (counts["inserted"], errors) == (1, [])
+    assert Book.objects.get().isbn == "9780441172719"
+
+
+def test_a_missing_column_error_names_the_likely_map(tmp_path):
+    header = ["Book-Title", "Book-Author", "Year-Of-Publication", "ISBN"]
+    path = write_csv(tmp_path / "books.csv", [ROW[:4]], header=header)
+
+    message = _command_error(path)
+
+    assert "Required columns missing: title, author, publication_date." in message
+    assert "--map 'Book-Title=title'" in message
+    assert "--map 'Book-Author=author'" in message
+    assert "--map 'Year-Of-Publication=publication_date'" in message
+
+
+def test_the_suggested_maps_import_the_file(tmp_path):
+    header = ["Book-Title", "Book-Author", "Year-Of-Publication", "ISBN"]
+    path = write_csv(tmp_path / "books.csv", [ROW[:4]], header=header)
+    suggested = _command_error(path).split("likely: ")[1].rstrip(".").split(" ")
+
+    counts, errors = run_import(path, *[part.strip("'") for part in suggested])
+
+    assert (counts["inserted"], errors) == (1, [])
+
+
+def test_a_misspelled_column_is_suggested_for_its_field(tmp_path):
+    header = ["title", "Auhtor", "publication_date", "isbn"]
+    path = write_csv(tmp_path / "books.csv", [ROW[:4]], header=header)
+
+    assert "--map 'Auhtor=author'" in _command_error(path)
+
+
+def test_a_header_read_as_one_column_suggests_the_delimiter_it_shows(tmp_path):
+    path = tmp_path / "books.csv"
+    path.write_text("title;author;publication_date;isbn\nDune;Frank Herbert;1965;9780441172719\n")
+
+    message = _command_error(path, "--delimiter", ",")
+
+    assert "looks ';'-separated: --delimiter ';'" in message
