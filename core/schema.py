@@ -43,10 +43,11 @@ _DESCRIPTIONS = {
     "415": "The request body is not JSON.",
     "422": "The `Idempotency-Key` was already used for a different request; nothing was done.",
     "429": (
-        "Over a rate limit (or the daily write quota); nothing was done. Wait `Retry-After` "
-        "seconds; `RateLimit` says which limit and when it is whole again."
+        "Over a limit: a request rate, or for book writes the daily write quota; nothing was "
+        "done. Wait `Retry-After` seconds; `RateLimit` says which limit and when it is whole "
+        "again."
     ),
-    "500": "A fault on the server (a bug); the body says nothing more. Details are in its log.",
+    "500": "A fault on the server (a bug); the body says nothing more, its log does.",
     "503": "The database is unreachable; nothing was done. Retry after `Retry-After` seconds.",
 }
 # The list, the count and the export take `search`: PostgreSQL stops a search over
