@@ -4,6 +4,10 @@ The schema is what client developers generate from, so it is proved the way they
 server's own /api/schema/ generated into a package (in tmp_path, never the repository),
 imported, and used through its typed models and functions only for a single and a bulk
 create, a read with its ETag, a list walked to its end, and a write with a stale If-Match.
+openapi-python-client because it is the maintained Python generator whose output is typed
+(attrs models, one function per operation) and that reads a oneOf as a union: the create's
+`BookRequest | list[BookRequest]` in and `Book | list[Book]` out show whether the schema's
+bulk create is usable.
 """
 
 import datetime
