@@ -22,13 +22,20 @@ from typing import NamedTuple, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from books.importing.readers import BookSource
+from books.importing.bulk_load import bulk_load
+from books.importing.readers import BookSource, ImportFileError
 from books.importing.rows import RowRejected, RowValidator
-from books.importing.upsert import StagedBatch, StagedRow, batch_writer_for
+from books.importing.upsert import BookChange, StagedBatch, StagedRow, batch_writer_for
 
 DEFAULT_BATCH_SIZE = 10_000
 _PREFETCHED_BATCHES = 2
 _SWITCH_INTERVAL_SECONDS = 0.0005
+#: What a reading error says of a batch-by-batch import, and what it says instead of a bulk load.
+_BATCHES_KEPT = " Batches already written are kept."
+_NOTHING_WRITTEN = (
+    "Nothing was written: into an empty table the import is one transaction "
+    "(--no-bulk-load writes batch by batch)."
+)
 
 T = TypeVar("T")
 
@@ -48,9 +55,14 @@ class ImportSummary:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: insert_only: rows whose ISBN is stored, left alone.
+    skipped: int = 0
     rejected: int = 0
     seconds: float = 0.0
     dry_run: bool = False
+    insert_only: bool = False
+    #: Loaded into an empty table in one transaction, its indexes built after (bulk_load.py).
+    bulk_load: bool = False
     ignored_columns: list[str] = field(default_factory=list)
     #: All the columns ignored, beyond those listed (at most readers.MAX_IGNORED_NAMES);
     #: None when more were ignored than listed and the number is not known.
@@ -99,50 +111,71 @@ def import_books(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     dry_run: bool = False,
+    insert_only: bool = False,
+    allow_bulk_load: bool = True,
     on_error: Callable[[RowError], None],
+    on_change: Callable[[BookChange], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     validator: RowValidator | None = None,
     using: str = DEFAULT_DB_ALIAS,
 ) -> ImportSummary:
-    """Import every record of ``source``; report each refused field to ``on_error``.
+    """Import every record of ``source``; report each refused field to ``on_error`` and each
+    stored book updated (insert_only: skipped) to ``on_change``, in line order per batch.
 
     Each batch is its own transaction: an interrupted import keeps the batches written so far,
-    and running it again finishes the job (rows already written come out unchanged).
+    and running it again finishes the job (rows already written come out unchanged). Except
+    into an empty table (and ``allow_bulk_load``): then the whole import is one transaction,
+    with the table's secondary indexes built once at the end (books.importing.bulk_load).
     """
     validator = validator or RowValidator()
-    summary = ImportSummary(dry_run=dry_run)
+    summary = ImportSummary(dry_run=dry_run, insert_only=insert_only)
     started = time.perf_counter()
-    with (
-        batch_writer_for(connections[using], dry_run=dry_run) as writer,
-        # closing(): on an error, stop the reading thread now, not when the traceback goes.
-        contextlib.closing(
-            _prefetched(_batches(source, validator, batch_size, writer.prepare))
-        ) as batches,
-    ):
-        for batch in batches:
-            errors = batch.errors
-            if batch.staged.size:
-                result = writer.write(batch.staged)
-                summary.inserted += result.inserted
-                summary.updated += result.updated
-                summary.unchanged += result.unchanged
-                if result.duplicates:
-                    errors = sorted(
-                        errors
-                        + [
-                            RowError(line, "isbn", duplicate_message(first_line), isbn)
-                            for line, isbn, first_line in result.duplicates
-                        ],
-                        key=lambda error: error.line,
+    connection = connections[using]
+    try:
+        with (
+            bulk_load(connection, enabled=allow_bulk_load and not dry_run) as summary.bulk_load,
+            batch_writer_for(connection, dry_run=dry_run, insert_only=insert_only) as writer,
+            # closing(): on an error, stop the reading thread now, not when the traceback goes.
+            contextlib.closing(
+                _prefetched(_batches(source, validator, batch_size, writer.prepare))
+            ) as batches,
+        ):
+            for batch in batches:
+                errors = batch.errors
+                if batch.staged.size:
+                    result = writer.write(batch.staged)
+                    summary.inserted += result.inserted
+                    summary.updated += result.updated
+                    summary.unchanged += result.unchanged
+                    summary.skipped += result.skipped
+                    if on_change is not None:
+                        for change in result.changes:
+                            on_change(change)
+                    if result.duplicates:
+                        errors = sorted(
+                            errors
+                            + [
+                                RowError(line, "isbn", duplicate_message(first_line), isbn)
+                                for line, isbn, first_line in result.duplicates
+                            ],
+                            key=lambda error: error.line,
+                        )
+                        batch.rejected += len(result.duplicates)
+                summary.rows += batch.records
+                summary.rejected += batch.rejected
+                for error in errors:
+                    on_error(error)
+                if on_progress is not None:
+                    elapsed = time.perf_counter() - started
+                    on_progress(
+                        Progress(summary.rows, elapsed, batch.bytes_read, source.total_bytes)
                     )
-                    batch.rejected += len(result.duplicates)
-            summary.rows += batch.records
-            summary.rejected += batch.rejected
-            for error in errors:
-                on_error(error)
-            if on_progress is not None:
-                elapsed = time.perf_counter() - started
-                on_progress(Progress(summary.rows, elapsed, batch.bytes_read, source.total_bytes))
+    except ImportFileError as error:
+        if not summary.bulk_load:
+            raise
+        # One transaction: what was read before the error is rolled back with it.
+        message = str(error).replace(_BATCHES_KEPT, "")
+        raise ImportFileError(f"{message} {_NOTHING_WRITTEN}") from error
     summary.seconds = time.perf_counter() - started
     summary.ignored_columns = list(source.ignored_columns)
     summary.ignored_column_count = source.ignored_column_count

@@ -6,16 +6,24 @@ Each batch, in one transaction:
 2. is checked against a temporary table of the ISBNs seen so far in the run, kept by the
    database so the Python process's memory does not grow with the file: a row whose ISBN an
    earlier row had is taken out and reported;
-3. is written: books with a new ISBN by a plain INSERT, and changed books by
-   INSERT ... ON CONFLICT (isbn) DO UPDATE, which bumps the version (the API's ETag) and
-   updated_at. A row identical to its stored book is not written at all. While batches hold
-   only new books (a first load) the INSERT is tried without looking the ISBNs up first.
+3. is written: the stored books the batch changes are read and locked (SELECT ... FOR
+   UPDATE on PostgreSQL; SQLite's import transaction holds the only write lock), books with a
+   new ISBN are INSERTed, and the locked books UPDATEd, which bumps the version (the API's
+   ETag) and updated_at. The values read under the lock are the ones the UPDATE replaces, so
+   the change report (BookChange: line, ISBN, field, old → new) is exact. A row identical to
+   its stored book is not written (nor locked) at all. While batches hold only new books (a
+   first load) the INSERT is tried without looking the ISBNs up first.
 
-Why not one upsert for everything: ON CONFLICT costs every row a speculative insertion
-(about a third more time for new books), and locks (so writes) every existing row it meets,
-even those its WHERE then leaves alone. If another writer adds one of the ISBNs between the
-lookup and the INSERT, the INSERT fails on the unique index, is rolled back to its savepoint
-and the upsert takes those rows instead, so the result is the same either way.
+Why not one INSERT ... ON CONFLICT DO UPDATE: it costs every row a speculative insertion
+(about a third more time for new books), locks (so writes) every existing row it meets, even
+those its WHERE then leaves alone, and cannot return the values it replaced. If another
+writer adds one of the ISBNs between the lookup and the INSERT, the INSERT fails on the unique
+index, is rolled back to its savepoint, and the batch is looked up again: the book it met is
+then read, locked and updated like the others.
+
+--insert-only (insert_only) never writes a stored book: rows whose ISBN is stored are counted
+and reported as skipped, with what they would have changed. --dry-run runs the same lookups
+without locks or writes, so its report is the one a real run would give.
 
 Every write the importer makes goes through BatchWriter.write(), which also tells the read
 cache (books.read_cache.books_changed) which books changed, next to the upsert.
@@ -25,6 +33,7 @@ text; every value travels as a parameter or through COPY, hence the S608 waivers
 """
 
 import contextlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -67,10 +76,29 @@ class StagedBatch(NamedTuple):
     """A batch made ready for the database by BatchWriter.prepare()."""
 
     size: int
-    #: Which upserts the batch needs: True for rows keeping the stored summary (none given).
-    summary_groups: list[bool]
     #: What _stage() loads: COPY text on PostgreSQL, the rows themselves on SQLite.
     payload: Any
+
+
+class FieldChange(NamedTuple):
+    field: str
+    old: str
+    new: str
+
+
+#: What happened to a stored book a row names: its values were replaced, or (insert_only)
+#: left alone.
+UPDATED = "updated"
+SKIPPED = "skipped"
+
+
+class BookChange(NamedTuple):
+    """A stored book a row changed (or, skipped, would have): each field that differs."""
+
+    line: int
+    isbn: str
+    action: str
+    fields: tuple[FieldChange, ...]
 
 
 class BatchResult(NamedTuple):
@@ -78,6 +106,22 @@ class BatchResult(NamedTuple):
     updated: int
     unchanged: int
     duplicates: list[Duplicate]
+    #: Stored books updated (or skipped), in line order.
+    changes: list[BookChange] = []
+    skipped: int = 0
+
+
+#: How often a batch is looked up again when other writers keep storing its new ISBNs.
+_LOOKUP_ATTEMPTS = 5
+
+
+def _shown(value: object) -> str:
+    """A stored or staged value as the change report shows it (dates as YYYY-MM-DD)."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+class ImportConflict(Exception):
+    """Other writers kept storing the batch's new ISBNs between its lookup and its INSERT."""
 
 
 class UnsupportedDatabase(Exception):
@@ -96,7 +140,9 @@ def _copy_text(value: str) -> str:
     return value
 
 
-def batch_writer_for(connection: BaseDatabaseWrapper, *, dry_run: bool = False) -> "BatchWriter":
+def batch_writer_for(
+    connection: BaseDatabaseWrapper, *, dry_run: bool = False, insert_only: bool = False
+) -> "BatchWriter":
     """The BatchWriter for the connection's database (PostgreSQL or SQLite)."""
     writers: dict[str, type[BatchWriter]] = {
         "postgresql": PostgresBatchWriter,
@@ -106,7 +152,7 @@ def batch_writer_for(connection: BaseDatabaseWrapper, *, dry_run: bool = False) 
         raise UnsupportedDatabase(
             f"import_books supports PostgreSQL and SQLite, not {connection.vendor}."
         )
-    return writers[connection.vendor](connection, dry_run=dry_run)
+    return writers[connection.vendor](connection, dry_run=dry_run, insert_only=insert_only)
 
 
 class BatchWriter(ABC):
@@ -117,9 +163,12 @@ class BatchWriter(ABC):
     #: New books are inserted in ISBN order: concurrent imports then meet in one order.
     isbn_order = "staged.isbn"
 
-    def __init__(self, connection: BaseDatabaseWrapper, *, dry_run: bool = False) -> None:
+    def __init__(
+        self, connection: BaseDatabaseWrapper, *, dry_run: bool = False, insert_only: bool = False
+    ) -> None:
         self.connection = connection
         self.dry_run = dry_run
+        self.insert_only = insert_only
         self._expect_new = True  # the last batch was all new books
         quote = connection.ops.quote_name
         self._table = quote(str(Book._meta.db_table))
@@ -166,14 +215,13 @@ class BatchWriter(ABC):
 
     def prepare(self, rows: Sequence[StagedRow]) -> StagedBatch:
         """Make ``rows`` ready to load. Touches no database, so another thread may run it."""
-        groups = sorted({row[5] is None for row in rows})
-        return StagedBatch(len(rows), groups, self._payload(rows))
+        return StagedBatch(len(rows), self._payload(rows))
 
     def _payload(self, rows: Sequence[StagedRow]) -> Any:
         return rows
 
     def write(self, batch: StagedBatch) -> BatchResult:
-        """Upsert a prepared batch in one transaction (dry_run: only count what would change).
+        """Write a prepared batch in one transaction (dry_run: only find what would change).
 
         A row whose ISBN an earlier row had (in this batch or an earlier one) is not written:
         it comes back as a duplicate, with the line of the first.
@@ -187,54 +235,48 @@ class BatchWriter(ABC):
             self._stage(cursor, batch.payload)
             duplicates = self._take_out_seen(cursor)
             staged = batch.size - len(duplicates)
-            if self.dry_run:
-                inserted, updated = self._classify(cursor)
-            else:
-                inserted, updated = self._write_staged(cursor, staged, batch.summary_groups)
-                if inserted or updated:
-                    fences = self._stored_versions(cursor) if updated else {}
-                    read_cache.books_changed(fences, using=self.connection.alias)
-        return BatchResult(inserted, updated, staged - inserted - updated, duplicates)
-
-    def _write_staged(
-        self, cursor: Any, staged: int, summary_groups: list[bool]
-    ) -> tuple[int, int]:
-        """Write the staged rows: (inserted, updated).
-
-        While batches hold only new books (a first load), each is tried as a plain INSERT,
-        without looking its ISBNs up; the unique index refuses it whole if one is stored.
-        Otherwise one pass of lookups counts the new and the changed books, and only the
-        statements needed run: an INSERT of the new, an upsert of the changed. If another
-        writer stores one of the new ISBNs in between, the INSERT is refused (and rolled back
-        to its savepoint) and the upsert takes those rows too.
-        """
-        now = self.connection.ops.adapt_datetimefield_value(timezone.now())
-        if self._expect_new:
-            inserted = self._insert(cursor, now, look_up=False)
-            if inserted is not None:
-                return inserted, 0
-        new, changed = self._classify(cursor)
-        inserted = updated = 0
-        if new:
-            inserted = self._insert(cursor, now, look_up=True) or 0
-        if changed or inserted < new:
-            # Rows without a summary keep the stored one: a statement of their own.
-            for keep_summary in summary_groups:
-                more_inserted, more_updated = self._upsert(cursor, now, keep_summary)
-                inserted += more_inserted
-                updated += more_updated
+            now = self.connection.ops.adapt_datetimefield_value(timezone.now())
+            if self._expect_new and not self.dry_run:
+                inserted = self._insert(cursor, now, look_up=False)
+                if inserted is not None:
+                    if inserted:
+                        read_cache.books_changed({}, using=self.connection.alias)
+                    return BatchResult(inserted, 0, staged - inserted, duplicates)
+            inserted, changes = self._write_looked_up(cursor, now)
+            fences = {}
+            if changes and not (self.dry_run or self.insert_only):
+                fences = self._update(cursor, now, [change[0] for change in changes])
+            if (inserted or fences) and not self.dry_run:
+                read_cache.books_changed(fences, using=self.connection.alias)
         self._expect_new = inserted == staged
-        return inserted, updated
+        book_changes = [change[1] for change in changes]
+        if self.insert_only:
+            skipped = len(book_changes)
+            return BatchResult(inserted, 0, 0, duplicates, book_changes, skipped)
+        updated = len(book_changes)
+        return BatchResult(inserted, updated, staged - inserted - updated, duplicates, book_changes)
 
-    def _stored_versions(self, cursor: Any) -> dict[int, int]:
-        """The staged books as now stored: id → the version before (what the cache fences)."""
-        column = self._column
-        cursor.execute(
-            f"SELECT book.{column['id']}, book.{column['version']} - 1 "  # noqa: S608
-            f"FROM {STAGING_TABLE} staged {self._stored_book_join()} "
-            f"WHERE book.{column['id']} IS NOT NULL"
+    def _write_looked_up(self, cursor: Any, now: Any) -> tuple[int, list[tuple[int, BookChange]]]:
+        """Look the batch's ISBNs up: lock (and read) the stored books it changes, INSERT the
+        new ones. (inserted, [(book id, change)] in line order).
+
+        If another writer stores one of the new ISBNs in between, the INSERT is refused (and
+        rolled back to its savepoint) and the batch is looked up again: that book is then one
+        to update. Dry run: the same lookups, no lock, nothing written.
+        """
+        lock = not (self.dry_run or self.insert_only)
+        for _attempt in range(_LOOKUP_ATTEMPTS):
+            changes = self._stored_changes(cursor, lock=lock, only_changed=not self.insert_only)
+            new = self._count_new(cursor)
+            if self.dry_run or not new:
+                return new, changes
+            inserted = self._insert(cursor, now, look_up=True)
+            if inserted is not None:
+                return inserted, changes
+        raise ImportConflict(
+            f"Other writers kept adding this batch's books ({_LOOKUP_ATTEMPTS} attempts); "
+            "run the import again."
         )
-        return {int(book_id): int(fence) for book_id, fence in cursor.fetchall()}
 
     def _empty_staging(self, cursor: Any) -> None:
         cursor.execute(f"DELETE FROM {STAGING_TABLE}")  # noqa: S608
@@ -262,9 +304,55 @@ class BatchWriter(ABC):
     def _take_out_duplicates(self, cursor: Any) -> list[Duplicate]:
         """Delete from staging the rows whose ISBN was first seen on another line."""
 
-    def _stored_book_join(self) -> str:
-        """Joins each staged row to its stored book (if any), by ISBN, as ``book``."""
-        return f"LEFT JOIN {self._table} book ON book.{self._column['isbn']} = staged.isbn"
+    def _stored_book_join(self, *, where: str = "", lock: bool = False) -> str:
+        """Joins each staged row to its stored book (if any, and if ``where`` holds), by ISBN,
+        as ``book``. No lock here: SQLite's import transaction is the only writer."""
+        condition = f" AND ({where})" if where else ""
+        return (
+            f"LEFT JOIN {self._table} book ON book.{self._column['isbn']} = staged.isbn{condition}"
+        )
+
+    def _differs(self) -> str:
+        """SQL: the staged row would change its stored ``book`` (a NULL keeps the stored
+        value: a file without a summary column keeps the stored summaries)."""
+        return " OR ".join(
+            f"(staged.{name} IS NOT NULL AND book.{self._column[name]} <> staged.{name})"
+            for name in _WRITTEN_FIELDS
+        )
+
+    def _stored_changes(
+        self, cursor: Any, *, lock: bool, only_changed: bool
+    ) -> list[tuple[int, BookChange]]:
+        """The stored books the staged rows name (only_changed: those they change), with
+        each differing field, old → new; ``lock``: locked until the batch commits."""
+        column = self._column
+        values = ", ".join(f"book.{column[name]}, staged.{name}" for name in _WRITTEN_FIELDS)
+        join = self._stored_book_join(where=self._differs() if only_changed else "", lock=lock)
+        cursor.execute(
+            f"SELECT staged.line, staged.isbn, book.{column['id']}, {values} "  # noqa: S608
+            # Staged rows in ISBN order: concurrent imports lock the books they share in one
+            # order (no deadlock).
+            f"FROM (SELECT * FROM {STAGING_TABLE} staged ORDER BY {self.isbn_order}) staged "
+            f"{join} WHERE book.{column['id']} IS NOT NULL"
+        )
+        action = SKIPPED if self.insert_only else UPDATED
+        changes = []
+        for line, isbn, book_id, *pairs in cursor.fetchall():
+            fields = tuple(
+                FieldChange(name, _shown(old), _shown(new))
+                for name, old, new in zip(_WRITTEN_FIELDS, pairs[::2], pairs[1::2], strict=True)
+                if new is not None and _shown(old) != _shown(new)
+            )
+            changes.append((int(book_id), BookChange(int(line), isbn, action, fields)))
+        changes.sort(key=lambda change: change[1].line)
+        return changes
+
+    def _count_new(self, cursor: Any) -> int:
+        cursor.execute(
+            f"SELECT count(*) FROM {STAGING_TABLE} staged {self._stored_book_join()} "  # noqa: S608
+            f"WHERE book.{self._column['id']} IS NULL"
+        )
+        return int(cursor.fetchone()[0])
 
     def _insert(self, cursor: Any, now: Any, *, look_up: bool) -> int | None:
         """INSERT the staged books (``look_up``: those whose ISBN is not stored); how many.
@@ -273,73 +361,54 @@ class BatchWriter(ABC):
         """
         column = self._column
         new_only = f"{self._stored_book_join()} WHERE book.{column['id']} IS NULL"
+        fields = {field.name: field for field in Book._meta.concrete_fields}
+        values, parameters = [], []
+        for name in _WRITTEN_FIELDS:
+            field = fields[name]
+            if field.has_default():  # a column the file may leave out (NULL): the default
+                values.append(f"COALESCE(staged.{name}, %s)")
+                parameters.append(field.get_default())
+            else:
+                values.append(f"staged.{name}")
         try:
             with transaction.atomic(using=self.connection.alias):
                 cursor.execute(
                     f"INSERT INTO {self._table} ({self._insert_columns}) "  # noqa: S608
-                    "SELECT staged.isbn, staged.title, staged.author, staged.publication_date, "
-                    "staged.publication_date_precision, "
-                    f"COALESCE(staged.summary, ''), %s, %s, 1 FROM {STAGING_TABLE} staged "
+                    f"SELECT staged.isbn, {', '.join(values)}, %s, %s, 1 "
+                    f"FROM {STAGING_TABLE} staged "
                     f"{new_only if look_up else ''} ORDER BY {self.isbn_order}",
-                    [now, now],
+                    [*parameters, now, now],
                 )
                 return int(cursor.rowcount)
         except IntegrityError:
             return None
 
-    @abstractmethod
-    def _upsert(self, cursor: Any, now: Any, keep_summary: bool) -> tuple[int, int]:
-        """Upsert the staged rows that are new or changed, of those with (or, keep_summary,
-        without) a summary: (inserted, updated)."""
-
-    def _upsert_sql(self, keep_summary: bool) -> str:
-        """INSERT ... ON CONFLICT (isbn) DO UPDATE of the staged rows, writing only changes."""
+    def _update(self, cursor: Any, now: Any, book_ids: list[int]) -> dict[int, int]:
+        """UPDATE the locked books from their staged rows: id → the version before (what the
+        read cache fences)."""
         column, table = self._column, self._table
-        written = [name for name in _WRITTEN_FIELDS if not (keep_summary and name == "summary")]
         assignments = ", ".join(
-            [f"{column[name]} = EXCLUDED.{column[name]}" for name in written]
+            [
+                f"{column[name]} = COALESCE(staged.{name}, {table}.{column[name]})"
+                for name in _WRITTEN_FIELDS
+            ]
             + [
-                f"{column['updated_at']} = EXCLUDED.{column['updated_at']}",
+                f"{column['updated_at']} = %s",
                 f"{column['version']} = {table}.{column['version']} + 1",
             ]
         )
-        changed = " OR ".join(
-            f"{table}.{column[name]} <> EXCLUDED.{column[name]}" for name in written
-        )
-        # Identical rows are filtered out before the INSERT: ON CONFLICT would lock them.
-        new_or_changed = " OR ".join(
-            [f"book.{column['id']} IS NULL"]
-            + [f"book.{column[name]} <> staged.{name}" for name in written]
-        )
-        summary = "''" if keep_summary else "staged.summary"
-        return (
-            f"INSERT INTO {table} ({self._insert_columns}) "  # noqa: S608
-            "SELECT staged.isbn, staged.title, staged.author, staged.publication_date, "
-            f"staged.publication_date_precision, {summary}, %s, %s, 1 "
-            f"FROM {STAGING_TABLE} staged {self._stored_book_join()} "
-            f"WHERE staged.summary IS {'' if keep_summary else 'NOT '}NULL "
-            f"AND ({new_or_changed}) "
-            f"ORDER BY {self.isbn_order} "
-            f"ON CONFLICT ({column['isbn']}) DO UPDATE SET {assignments} WHERE {changed}"
-        )
-
-    def _classify(self, cursor: Any) -> tuple[int, int]:
-        """What the writes would do, without doing them: (would insert, would update)."""
-        column = self._column
-        changed = " OR ".join(
-            f"book.{column[name]} <> staged.{name}" for name in _WRITTEN_FIELDS[:-1]
-        )
-        changed += (
-            f" OR (staged.summary IS NOT NULL AND book.{column['summary']} <> staged.summary)"
-        )
+        ids_sql, ids = self._among(book_ids)
         cursor.execute(
-            f"SELECT COALESCE(SUM(CASE WHEN book.{column['id']} IS NULL THEN 1 ELSE 0 END), 0), "  # noqa: S608
-            f"COALESCE(SUM(CASE WHEN book.{column['id']} IS NOT NULL AND ({changed}) "
-            "THEN 1 ELSE 0 END), 0) "
-            f"FROM {STAGING_TABLE} staged {self._stored_book_join()}"
+            f"UPDATE {table} SET {assignments} FROM {STAGING_TABLE} staged "  # noqa: S608
+            f"WHERE {table}.{column['isbn']} = staged.isbn AND {table}.{column['id']} {ids_sql} "
+            f"RETURNING {table}.{column['id']}, {table}.{column['version']}",
+            [now, ids],
         )
-        inserted, updated = cursor.fetchone()
-        return int(inserted), int(updated)
+        return {int(book_id): int(version) - 1 for book_id, version in cursor.fetchall()}
+
+    @abstractmethod
+    def _among(self, book_ids: list[int]) -> tuple[str, Any]:
+        """SQL ``IN`` these ids, and its one parameter."""
 
 
 class PostgresBatchWriter(BatchWriter):
@@ -385,14 +454,20 @@ class PostgresBatchWriter(BatchWriter):
         with cursor.copy(f"COPY {STAGING_TABLE} ({columns}) FROM STDIN") as copy:
             copy.write(payload)
 
-    def _stored_book_join(self) -> str:
+    def _stored_book_join(self, *, where: str = "", lock: bool = False) -> str:
         # A LATERAL subquery with LIMIT is always a lookup in the ISBN index per staged row;
         # a plain join may be planned as a hash join that reads the whole books table for
-        # every batch (its statistics lag far behind a running import).
+        # every batch (its statistics lag far behind a running import). The condition and
+        # the lock are inside it, so only the books the batch changes are locked.
+        condition = f" AND ({where})" if where else ""
         return (
-            f"LEFT JOIN LATERAL (SELECT * FROM {self._table} "  # noqa: S608
-            f"WHERE {self._column['isbn']} = staged.isbn LIMIT 1) book ON true"
+            f"LEFT JOIN LATERAL (SELECT * FROM {self._table} book "  # noqa: S608
+            f"WHERE book.{self._column['isbn']} = staged.isbn{condition} LIMIT 1"
+            f"{' FOR UPDATE' if lock else ''}) book ON true"
         )
+
+    def _among(self, book_ids: list[int]) -> tuple[str, Any]:
+        return "= ANY(%s)", book_ids
 
     def _take_out_duplicates(self, cursor: Any) -> list[Duplicate]:
         first_line = f"SELECT line FROM {SEEN_TABLE} WHERE isbn = CAST(staged.isbn AS bigint)"  # noqa: S608
@@ -402,22 +477,10 @@ class PostgresBatchWriter(BatchWriter):
         )
         return sorted(Duplicate(*row) for row in cursor.fetchall())
 
-    def _upsert(self, cursor: Any, now: Any, keep_summary: bool) -> tuple[int, int]:
-        # xmax is 0 for a freshly inserted row version, a transaction id for an updated one.
-        cursor.execute(
-            f"WITH written AS ({self._upsert_sql(keep_summary)} "  # noqa: S608
-            "RETURNING (xmax = 0) AS inserted) "
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
-            "FROM written",
-            [now, now],
-        )
-        inserted, updated = cursor.fetchone()
-        return int(inserted), int(updated)
-
 
 class SqliteBatchWriter(BatchWriter):
-    """executemany into the staging table; the upsert's new rows counted just before it
-    (SQLite has one writer at a time, and the batch's transaction is it)."""
+    """executemany into the staging table. SQLite has one writer at a time, and the batch's
+    transaction (BEGIN IMMEDIATE, see settings) is it: what it reads stays as read."""
 
     date_type = "text"  # Django stores SQLite dates as YYYY-MM-DD text
 
@@ -440,12 +503,6 @@ class SqliteBatchWriter(BatchWriter):
         )
         return duplicates
 
-    def _upsert(self, cursor: Any, now: Any, keep_summary: bool) -> tuple[int, int]:
-        cursor.execute(
-            f"SELECT count(*) FROM {STAGING_TABLE} staged {self._stored_book_join()} "  # noqa: S608
-            f"WHERE book.{self._column['id']} IS NULL "
-            f"AND staged.summary IS {'' if keep_summary else 'NOT '}NULL"
-        )
-        (new,) = cursor.fetchone()
-        cursor.execute(self._upsert_sql(keep_summary), [now, now])
-        return new, cursor.rowcount - new
+    def _among(self, book_ids: list[int]) -> tuple[str, Any]:
+        # One parameter whatever the number of ids (SQLite caps a statement's parameters).
+        return "IN (SELECT value FROM json_each(%s))", json.dumps(book_ids)

@@ -213,8 +213,19 @@ def test_broken_utf16_stops_with_a_clear_error_keeping_what_was_read(tmp_path):
         (CSV + rows).encode("utf-16") + b"\x00\xd8\x41\x00" + "x\n".encode("utf-16-le")
     )
 
-    message = _command_error(str(path), "--encoding", "utf-16", "--batch-size", "100")
+    message = _command_error(
+        str(path), "--encoding", "utf-16", "--batch-size", "100", "--no-bulk-load"
+    )
 
     assert "Cannot decode the file as utf-16" in message
     assert "Batches already written are kept." in message
     assert Book.objects.count() > 0
+
+    # Into an empty table without --no-bulk-load: one transaction, so nothing is kept.
+    Book.objects.all().delete()
+    message = _command_error(str(path), "--encoding", "utf-16", "--batch-size", "100")
+
+    assert "Cannot decode the file as utf-16" in message
+    assert "Batches already written are kept." not in message
+    assert "Nothing was written: into an empty table the import is one transaction" in message
+    assert Book.objects.count() == 0

@@ -30,7 +30,7 @@ from books.importing.readers import (
     ImportFileError,
     parse_column_map,
 )
-from books.importing.report import ErrorReport, display_value
+from books.importing.report import ChangeReport, ErrorReport, describe_change, display_value
 from books.importing.rows import RowValidator
 from books.importing.upsert import UnsupportedDatabase
 from books.statistics import analyze_books
@@ -62,8 +62,10 @@ A refused row does not stop the import: it goes to the error report (--errors).
 
 ISBNs: a book is matched by ISBN. A new ISBN is inserted (summary "" if the file has
 none); a stored book is updated only if a value differs (its version goes up by one),
-otherwise left untouched. A file without a summary column (a JSON object without the
-key) keeps the stored summary. The same ISBN twice in one file: the first valid row
+otherwise left untouched; each updated book is reported, field by field, old -> new
+(--changes). --insert-only never touches a stored book: such rows are skipped (and
+reported). A file without a summary column (a JSON object without the key) keeps the
+stored summary. The same ISBN twice in one file: the first valid row
 wins, later ones are refused. Running the same file again changes nothing.
 
 Encoding: UTF-8 by default (a byte-order mark is skipped); --encoding cp1252 etc.
@@ -123,7 +125,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help="Validate and count what would change, writing nothing.",
+            help="Validate and report what would change (the same report), writing nothing.",
+        )
+        parser.add_argument(
+            "--insert-only",
+            action="store_true",
+            help="Add new books only: rows whose ISBN is stored are skipped and reported.",
+        )
+        parser.add_argument(
+            "--no-bulk-load",
+            action="store_true",
+            help="Into an empty table too, write batch by batch with the indexes in place "
+            "(slower; the API can read the books as they arrive).",
+        )
+        parser.add_argument(
+            "--changes",
+            metavar="PATH",
+            help="Write every updated (or skipped) book as CSV "
+            "(line, isbn, action, field, old, new) to PATH.",
+        )
+        parser.add_argument(
+            "--show-changes",
+            type=int,
+            default=20,
+            metavar="N",
+            help="Print the first N updated (or skipped) books (default 20).",
         )
         parser.add_argument(
             "--errors",
@@ -168,35 +194,51 @@ class Command(BaseCommand):
         except OSError as error:
             source.close()
             raise CommandError(f"Cannot write the error report: {error}") from error
+        try:
+            changes = ChangeReport(options["changes"], keep=options["show_changes"])
+        except OSError as error:
+            source.close()
+            report.close()
+            raise CommandError(f"Cannot write the change report: {error}") from error
         show_progress = not options["no_progress"]
         bar = self._progress_bar() if show_progress and self.stderr.isatty() else None
         try:
-            with source, report:
+            with source, report, changes:
                 if bar is not None:
                     with bar:
                         task = bar.add_task("Importing", total=source.total_bytes, rows=0, rate=0)
-                        summary = self._import(source, report, options, self._bar_update(bar, task))
+                        on_progress = self._bar_update(bar, task)
+                        summary = self._import(source, report, changes, options, on_progress)
                 else:
                     on_progress = self._log_progress() if show_progress else None
-                    summary = self._import(source, report, options, on_progress)
+                    summary = self._import(source, report, changes, options, on_progress)
         except (ImportFileError, UnsupportedDatabase) as error:
             raise CommandError(str(error)) from error
         if not summary.dry_run and (summary.inserted or summary.updated):
             # So that a search straight after a big import is planned on statistics, not guesses.
             analyze_books(using=options["database"])
         self._print_errors(report, options["errors"])
+        self._print_changes(changes, options["changes"])
         self.stdout.write(self._summary_line(options["file"], summary))
         for note in self._notes(summary):
             self.stdout.write(note)
 
     def _import(
-        self, source: BookSource, report: ErrorReport, options: dict[str, Any], on_progress: Any
+        self,
+        source: BookSource,
+        report: ErrorReport,
+        changes: ChangeReport,
+        options: dict[str, Any],
+        on_progress: Any,
     ) -> ImportSummary:
         return import_books(
             source,
             batch_size=options["batch_size"],
             dry_run=options["dry_run"],
+            insert_only=options["insert_only"],
+            allow_bulk_load=not options["no_bulk_load"],
             on_error=report,
+            on_change=changes,
             on_progress=on_progress,
             validator=RowValidator(date_format=options["date_format"]),
             using=options["database"],
@@ -259,6 +301,14 @@ class Command(BaseCommand):
             where = f"all are in {path}" if path else "write them all with --errors PATH"
             self.stderr.write(f"... and {hidden:,} more errors ({where}).")
 
+    def _print_changes(self, changes: ChangeReport, path: str | None) -> None:
+        for change in changes.first:
+            self.stderr.write(describe_change(change))
+        hidden = changes.count - len(changes.first)
+        if hidden > 0:
+            where = f"all are in {path}" if path else "write them all with --changes PATH"
+            self.stderr.write(f"... and {hidden:,} more books changed or skipped ({where}).")
+
     @staticmethod
     def _summary_line(path: str, summary: ImportSummary) -> str:
         would = "would be " if summary.dry_run else ""
@@ -267,12 +317,22 @@ class Command(BaseCommand):
             f"{head}: {path}: {summary.rows:,} rows in {summary.seconds:.1f} s "
             f"({summary.rows_per_second:,.0f} rows/s): {summary.inserted:,} {would}inserted, "
             f"{summary.updated:,} {would}updated, {summary.unchanged:,} unchanged, "
-            f"{summary.rejected:,} rejected."
+            f"{summary.rejected:,} rejected"
+            + (
+                f", {summary.skipped:,} skipped (stored, --insert-only)."
+                if summary.insert_only
+                else "."
+            )
         )
 
     @staticmethod
     def _notes(summary: ImportSummary) -> list[str]:
         notes = []
+        if summary.bulk_load:
+            notes.append(
+                "Empty table: loaded in one transaction, its search and list indexes built "
+                "after the rows (--no-bulk-load to write batch by batch)."
+            )
         if summary.ignored_columns:
             names = ", ".join(repr(display_value(name)) for name in summary.ignored_columns)
             listed, count = len(summary.ignored_columns), summary.ignored_column_count
