@@ -15,6 +15,10 @@ section it is part of (not the page's title):
   `<!-- figures: make faults (faults/test_redis_outage.py), five runs, 2026-11-25 -->`; an
   estimate says so in its text and names its basis the same way.
 
+A section that names results files (and no marker) must state at least one figure one of them
+holds, as written (rounded to its decimals; seconds may be written as ms, fractions as %): a
+check that the file named is the one the figures come from.
+
 Not figures: numbers in `inline code`, in HTML comments, and bounds and targets written with
 a comparison sign (`p99 < 50 ms`). A results file named anywhere must exist.
 
@@ -23,10 +27,14 @@ a comparison sign (`p99 < 50 ms`). A results file named anywhere must exist.
 bookstore/tests/test_docs_figures.py runs the check in `make test`.
 """
 
+import functools
+import json
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIRECTORY = Path(__file__).resolve().parent.parent
 
@@ -88,17 +96,58 @@ def split_sections(text: str) -> list[Section]:
     return sections
 
 
+def results_files(text: str, root: Path) -> list[Path]:
+    """The existing results files `text` names, with or without their folder."""
+    named = [root / path for path in RESULTS_FILE.findall(text)]
+    named += [root / "bench" / "results" / name for name in RESULTS_NAME.findall(text)]
+    return sorted({path for path in named if path.is_file()})
+
+
+def has_marker(text: str, root: Path) -> bool:
+    """Whether `text` has a figures marker that names an existing file of the repository."""
+    return any(
+        (root / path).is_file()
+        for marker in MARKER.finditer(text)
+        for path in REPOSITORY_PATH.findall(marker["text"])
+    )
+
+
 def names_a_source(text: str, root: Path) -> bool:
-    """Whether `text` names an existing results file, or has a figures marker that names an
-    existing file of the repository."""
-    if any((root / path).is_file() for path in RESULTS_FILE.findall(text)):
-        return True
-    if any((root / "bench/results" / name).is_file() for name in RESULTS_NAME.findall(text)):
-        return True
-    for marker in MARKER.finditer(text):
-        if any((root / path).is_file() for path in REPOSITORY_PATH.findall(marker["text"])):
-            return True
-    return False
+    return bool(results_files(text, root)) or has_marker(text, root)
+
+
+@functools.cache
+def numbers_in(path: Path) -> tuple[float, ...]:
+    """Every number in a results file."""
+
+    def walk(value: Any) -> Iterator[float]:
+        if isinstance(value, dict):
+            for item in value.values():
+                yield from walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from walk(item)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield float(value)
+
+    return tuple(walk(json.loads(path.read_text())))
+
+
+def held_by(figure: str, numbers: Iterable[float]) -> bool:
+    """Whether a figure's (first) number is one of `numbers` as written: rounded to its
+    decimals, in the file's unit or a thousand times it or less (s and ms, ms and µs), or as
+    a percentage of a fraction."""
+    written = re.match(NUMBER, figure)
+    if written is None:
+        return False
+    text = written.group(0).replace(",", "")
+    decimals = len(text.partition(".")[2])
+    value = float(text)
+    return any(
+        round(number * scale, decimals) == value
+        for number in numbers
+        for scale in (1, 1000, 0.001, 100)
+    )
 
 
 def figures(line: str) -> list[str]:
@@ -127,6 +176,7 @@ def check_page(text: str, path: str, root: Path = PROJECT_DIRECTORY) -> list[Pro
         while ancestors and ancestors[-1][0] >= section.level:
             ancestors.pop()
         sourced = names_a_source(raw.text(), root)
+        problems.extend(misattributed(section, raw.text(), path, root))
         # A page's title section covers only itself: one source at the top of a page must not
         # vouch for every figure below it.
         covered = sourced or any(flag for level, flag in ancestors if level > 1)
@@ -146,6 +196,26 @@ def check_page(text: str, path: str, root: Path = PROJECT_DIRECTORY) -> list[Pro
                 )
                 break
     return sorted(problems, key=lambda problem: problem.line)
+
+
+def misattributed(section: Section, raw_text: str, path: str, root: Path) -> list[Problem]:
+    """A section sourced by results files alone whose figures none of them holds: it names
+    the wrong file, or its figures were typed from elsewhere."""
+    files = results_files(raw_text, root)
+    if not files or has_marker(raw_text, root):
+        return []
+    found = [(number, figure) for number, line in section.lines for figure in figures(line)]
+    numbers = [number for file in files for number in numbers_in(file)]
+    if not found or any(held_by(figure, numbers) for _, figure in found):
+        return []
+    names = ", ".join(file.name for file in files)
+    return [
+        Problem(
+            path,
+            found[0][0],
+            f"none of this section's figures is in {names}: name the file they come from",
+        )
+    ]
 
 
 def checked_pages(root: Path = PROJECT_DIRECTORY) -> list[Path]:

@@ -13,7 +13,10 @@ from bookstore.docs_figures import check_page, figures
 def repository(tmp_path: Path) -> Path:
     """A repository with one results file and one script, for the samples below."""
     (tmp_path / "bench" / "results").mkdir(parents=True)
-    (tmp_path / "bench" / "results" / "run-1.json").write_text("{}")
+    (tmp_path / "bench" / "results" / "run-1.json").write_text(
+        '{"import": {"rows_per_second": 7300.4}, "detail": {"rps": 6180.2, "ratio": 3.2391,'
+        ' "p99_seconds": 0.0143, "errors": [0, 0.005]}}'
+    )
     (tmp_path / "bench" / "load.py").write_text("")
     return tmp_path
 
@@ -58,6 +61,34 @@ def test_a_results_file_that_does_not_exist_is_reported_and_is_no_source(
         "page.md:5: '7,300 rows/s' has no source: name a bench/results/*.json file or add "
         "<!-- figures: COMMAND (an existing script or test) --> in its section",
     ]
+
+
+def test_a_results_file_that_holds_none_of_the_sections_figures_is_reported(
+    repository: Path,
+) -> None:
+    page = "# Speed\n\n## Import (run-1.json)\n\n5,000 rows/s, p99 20.1 ms\n"
+    assert problems(page, repository) == [
+        "page.md:5: none of this section's figures is in run-1.json: name the file they come from"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("figure", "held"),
+    [
+        ("7,300 rows/s", True),  # rounded as written
+        ("7,300.4 rows/s", True),
+        ("7,301 rows/s", False),
+        ("14.3 ms", True),  # seconds in the file
+        ("3.24\u00d7", True),
+        ("0.5 %", True),  # a fraction in the file
+        ("6,181 req/s", False),
+    ],
+)
+def test_a_figure_is_held_by_a_results_file_as_written(
+    repository: Path, figure: str, held: bool
+) -> None:
+    numbers = docs_figures.numbers_in(repository / "bench" / "results" / "run-1.json")
+    assert docs_figures.held_by(figure, numbers) is held
 
 
 def test_a_marker_is_a_source_only_when_it_names_an_existing_file(repository: Path) -> None:
