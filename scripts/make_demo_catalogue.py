@@ -3,7 +3,8 @@
 The source (../shared/data/goodbooks-10k/books.csv, CC BY-SA 4.0) lists 10,000 popular books.
 We keep the first DEFAULT_COUNT books by book_id that make valid catalogue rows, plus the books
 the search-quality tests (books/tests/test_search_quality.py) ask for by name. The output is in
-the importer's columns (title, author, publication_date, isbn, summary) and is deterministic:
+the importer's columns (title, author, publication_date, publication_date_precision, isbn,
+summary) and is deterministic:
 the same source gives the same bytes. Run with the project's Python (it needs python-stdnum):
 
     .venv/bin/python scripts/make_demo_catalogue.py [--source PATH] [--output PATH] [--count N]
@@ -33,7 +34,7 @@ DEFAULT_COUNT = 380
 MAX_TITLE_LENGTH = 200
 MAX_AUTHOR_LENGTH = 100
 
-COLUMNS = ("title", "author", "publication_date", "isbn", "summary")
+COLUMNS = ("title", "author", "publication_date", "publication_date_precision", "isbn", "summary")
 
 #: Books included wherever they are in the source, as (title column, a name in authors): the
 #: search-quality tests and the README's examples look for them.
@@ -84,7 +85,7 @@ def catalogue_row(source: dict[str, str]) -> dict[str, str] | None:
     - isbn: the `isbn` column zero-padded to 10 characters, check digit verified by
       python-stdnum, written as its 13 digits (the `isbn13` column lost digits to a float);
     - publication_date: `original_publication_year` as YYYY-01-01 (missing, BCE or year 0:
-      left out);
+      left out), with publication_date_precision "year": only the year is known;
     - title: the `title` column (with its series note), at most 200 characters;
     - author: the `authors` column (all names, comma-separated), at most 100 characters;
     - summary: empty (the source has none).
@@ -103,6 +104,7 @@ def catalogue_row(source: dict[str, str]) -> dict[str, str] | None:
         "title": title,
         "author": author,
         "publication_date": f"{int(year_match.group(1)):04d}-01-01",
+        "publication_date_precision": "year",
         "isbn": isbn,
         "summary": "",
     }

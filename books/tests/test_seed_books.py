@@ -11,6 +11,7 @@ from stdnum import isbn as stdnum_isbn
 
 from books import services
 from books.demo import demo_books
+from books.management.commands.seed_books import REAL_CATALOGUE
 from books.models import Book
 
 FIRST_DATE = datetime.date(1945, 1, 1)
@@ -193,6 +194,32 @@ def test_seed_books_real_adds_the_real_catalogue_once_and_keeps_edits():
     assert_report(first, added=387, present=0)
     assert_report(second, added=0, present=387)
     assert Book.objects.get(pk=dune.pk).summary == "Edited by a reader."
+
+
+@pytest.mark.django_db
+def test_seed_books_real_marks_its_year_only_dates_as_years(auth_client):
+    seed("--real")
+
+    dune = Book.objects.get(isbn="9780340839935")
+    shown = auth_client.get(f"/books/{dune.pk}/").json()
+
+    assert set(Book.objects.values_list("publication_date_precision", flat=True)) == {"year"}
+    assert not Book.objects.exclude(publication_date__month=1, publication_date__day=1).exists()
+    assert (shown["publication_date"], shown["publication_date_precision"]) == (
+        "1965-01-01",
+        "year",
+    )
+
+
+@pytest.mark.django_db
+def test_import_of_the_demo_catalogue_marks_the_same_dates_as_years():
+    call_command(
+        "import_books", str(REAL_CATALOGUE), "--no-progress", stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )  # fmt: skip
+
+    assert Book.objects.count() == 387
+    assert set(Book.objects.values_list("publication_date_precision", flat=True)) == {"year"}
 
 
 @pytest.mark.django_db
