@@ -14,12 +14,13 @@ from typing import Any
 from django.db.models import QuerySet
 
 from books.models import Book
-from books.serializers import BookSerializer, iso_date, utc_timestamp
+from books.serializers import DISPLAY_FIELDS, BookSerializer, iso_date, utc_timestamp
 
 MEDIA_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 FORMATS = tuple(MEDIA_TYPES)
-#: The export's columns are the API's fields, in the API's order.
-FIELDS = tuple(BookSerializer.Meta.fields)
+#: The export's columns are the API's stored fields, in the API's order: what import_books
+#: reads back (a display form such as isbn_display is not).
+FIELDS = tuple(name for name in BookSerializer.Meta.fields if name not in DISPLAY_FIELDS)
 #: Rows fetched per database round trip, and written per chunk of output.
 CHUNK_ROWS = 2000
 #: A CSV cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV

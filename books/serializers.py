@@ -14,7 +14,7 @@ from books.dates import (
     contradiction_message,
     parse_iso_partial_date,
 )
-from books.isbn import MAX_INPUT_LENGTH, normalize_isbn
+from books.isbn import MAX_INPUT_LENGTH, hyphenated_isbn, normalize_isbn
 from books.models import AUTHOR_MAX_LENGTH, SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Book
 
 
@@ -87,6 +87,12 @@ class BookSerializer(serializers.ModelSerializer):
         ),
     )
     isbn = IsbnSerializerField()
+    # For people, beside the canonical 13 digits for programs (the name after Django's
+    # get_FOO_display): derived, so read-only and left out of the export, which must import
+    # back (books.exporting).
+    isbn_display = serializers.SerializerMethodField(
+        help_text="The ISBN hyphenated as printed on books (978-0-306-40615-7); read-only."
+    )
     summary = StrictCharField(
         max_length=SUMMARY_MAX_LENGTH, allow_blank=True, required=False, default=""
     )
@@ -100,11 +106,15 @@ class BookSerializer(serializers.ModelSerializer):
             "publication_date",
             "publication_date_precision",
             "isbn",
+            "isbn_display",
             "summary",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_isbn_display(self, instance: Book) -> str:
+        return hyphenated_isbn(instance.isbn)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """The date's precision: what a YYYY or YYYY-MM date gives, else what was sent, else
@@ -135,10 +145,15 @@ class BookSerializer(serializers.ModelSerializer):
             "publication_date": iso_date(instance.publication_date),
             "publication_date_precision": instance.publication_date_precision,
             "isbn": instance.isbn,
+            "isbn_display": hyphenated_isbn(instance.isbn),
             "summary": instance.summary,
             "created_at": utc_timestamp(instance.created_at),
             "updated_at": utc_timestamp(instance.updated_at),
         }
+
+
+#: Fields derived from the stored ones for display: not in the export (books.exporting).
+DISPLAY_FIELDS = ("isbn_display",)
 
 
 def iso_date(value: datetime.date | str) -> str:

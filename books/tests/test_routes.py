@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from books.isbn import hyphenated_isbn
 from books.models import Book
 from books.tests.factories import BookFactory, book_payload
 
@@ -12,6 +13,12 @@ LIST_URL = "/books/"
 
 # The ISBN of book_payload() ("0-306-40615-2") in its stored, 13-digit form.
 PAYLOAD_ISBN_13 = "9780306406157"
+#: What the API adds to book_payload()'s fields in its answer (timestamps aside).
+PAYLOAD_ANSWERED = {
+    "isbn": PAYLOAD_ISBN_13,
+    "isbn_display": "978-0-306-40615-7",
+    "publication_date_precision": "day",
+}
 
 
 def detail_url(book_id: object) -> str:
@@ -37,7 +44,9 @@ def book_json(book: Book) -> dict[str, object]:
         "title": book.title,
         "author": book.author,
         "publication_date": book.publication_date.isoformat(),
+        "publication_date_precision": book.publication_date_precision,
         "isbn": book.isbn,
+        "isbn_display": hyphenated_isbn(book.isbn),
         "summary": book.summary,
     }
 
@@ -137,7 +146,7 @@ def test_post_answers_201_with_the_book_and_its_location(auth_client: APIClient)
     body = assert_json(response, 201)
     book = Book.objects.get()
     assert body["id"] == book.id
-    assert without_timestamps(body) == {**payload, "id": book.id, "isbn": PAYLOAD_ISBN_13}
+    assert without_timestamps(body) == {**payload, "id": book.id, **PAYLOAD_ANSWERED}
     assert response["Location"] == f"http://testserver/books/{book.id}/"
 
 
@@ -157,7 +166,7 @@ def test_put_replaces_the_book(auth_client: APIClient) -> None:
     response = auth_client.put(detail_url(book.id), payload, format="json")
 
     body = assert_json(response, 200)
-    assert without_timestamps(body) == {**payload, "id": book.id, "isbn": PAYLOAD_ISBN_13}
+    assert without_timestamps(body) == {**payload, "id": book.id, **PAYLOAD_ANSWERED}
     book.refresh_from_db()
     assert (book.title, book.author, book.isbn) == ("Replaced", "Someone Else", PAYLOAD_ISBN_13)
 
