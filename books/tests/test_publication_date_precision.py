@@ -154,6 +154,6 @@ def test_the_database_refuses_an_unknown_precision():
 
     with pytest.raises(IntegrityError), connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE books_book SET publication_date_precision = 'decade' WHERE id = %s", [book.pk]
+            "UPDATE books_book SET publication_date_precision = 'week' WHERE id = %s", [book.pk]
         )
 
