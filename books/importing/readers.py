@@ -185,7 +185,8 @@ def resolve_columns(
         if field in positions:
             raise ImportFileError(
                 f"Columns {names[positions[field]]!r} and {names[position]!r} both give the "
-                f"field {field!r}; rename one or choose with --map."
+                f"field {field!r}; rename one or choose with --map, e.g. "
+                f"--map '{names[positions[field]]}={field}'."
             )
         positions[field] = position
 

@@ -201,6 +201,9 @@ class RowValidator:
         if value is MISSING or value is None:
             errors.append(FieldError("publication_date", self._type_message(value), value))
             return "", DAY
+        if self.lenient and type(value) is str and not value.strip():
+            errors.append(FieldError("publication_date", self._blank, value))
+            return "", DAY
         try:
             if self.lenient and type(value) is str:
                 date = parse_import_date(value.strip(), date_format=self.date_format)

@@ -7,6 +7,7 @@ import datetime
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError
 
 from books import services
 from books.dates import AMBIGUOUS_MESSAGE, BCE_MESSAGE
@@ -147,6 +148,24 @@ def test_day_and_month_in_numbers_and_bce_years_are_refused_with_what_to_do(
         ("publication_date", message)
     ]
     assert "--date-format" in AMBIGUOUS_MESSAGE
+
+
+def test_a_blank_date_is_reported_as_blank(tmp_path):
+    _, errors = _import_rows(tmp_path, [_row(publication_date=" ")])
+
+    assert [(error["field"], error["message"]) for error in errors] == [
+        ("publication_date", "This field may not be blank.")
+    ]
+
+
+def test_two_columns_for_the_isbn_name_the_map_that_chooses(tmp_path):
+    counts, errors = _import_rows(
+        tmp_path, [_row(isbn13="9.78030640616e+12")], "--map", "isbn=isbn"
+    )
+
+    assert (counts["inserted"], errors) == (1, [])
+    with pytest.raises(CommandError, match="--map 'isbn=isbn'"):
+        _import_rows(tmp_path, [_row(isbn13="9.78030640616e+12")])
 
 
 @pytest.mark.parametrize(
