@@ -10,9 +10,10 @@ pytestmark = pytest.mark.e2e
 def test_an_unknown_address_is_the_apps_not_found_page_with_a_404(page: Page) -> None:
     response = page.goto("/app/no-such-page/")
 
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
-    expect(page).to_have_title("Page not found – Bookstore")
+    expect(page).to_have_title("Page not found \N{EN DASH} Bookstore")
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()  # the app's header
 
     page.get_by_role("link", name="Go to the catalogue").click()

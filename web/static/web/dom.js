@@ -59,6 +59,62 @@ export function formatDate(isoDate) {
   return Number.isNaN(date.getTime()) ? isoDate : dateFormat.format(date);
 }
 
+const monthFormat = new Intl.DateTimeFormat(undefined, {
+  month: "long",
+  year: "numeric",
+  timeZone: "UTC",
+});
+
+/**
+ * A publication date as much as is known of it: the API's `publication_date_precision` says
+ * whether the date is a day, or the first of its month or year ("1965", not "January 1,
+ * 1965"). A book without the field (an older server) is a day.
+ */
+export function publicationDate(book) {
+  const value = book.publication_date || "";
+  const precision = book.publication_date_precision || "day";
+  const date = new Date(`${value}T00:00:00Z`);
+  if (!value || Number.isNaN(date.getTime())) return { text: value, dateTime: value };
+  if (precision === "year") return { text: value.slice(0, 4), dateTime: value.slice(0, 4) };
+  if (precision === "month") return { text: monthFormat.format(date), dateTime: value.slice(0, 7) };
+  return { text: dateFormat.format(date), dateTime: value };
+}
+
+/** Fills a <time> element with a book's publication date, as publicationDate() writes it. */
+export function setPublicationDate(element, book) {
+  const { text, dateTime } = publicationDate(book);
+  element.dateTime = dateTime;
+  element.textContent = text;
+}
+
+/**
+ * How the reader's browser shows a date control's parts, e.g. "mm/dd/yyyy" or "dd.mm.yyyy":
+ * the order and separators of their locale, which the control follows. Messages about a date
+ * say this, not the API's YYYY-MM-DD, which the control never shows.
+ */
+export function dateControlPattern() {
+  const parts = new Intl.DateTimeFormat(undefined, {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    timeZone: "UTC",
+  }).formatToParts(new Date(Date.UTC(2001, 1, 3)));
+  const names = { year: "yyyy", month: "mm", day: "dd" };
+  return parts.map((part) => names[part.type] ?? part.value).join("");
+}
+
+/** What to do about a date control that holds no whole date. */
+export function dateControlMessage() {
+  return `Enter a whole date as ${dateControlPattern()}, or pick one from the calendar.`;
+}
+
+const numberFormat = new Intl.NumberFormat();
+
+/** 1234 as the reader's locale writes it ("1,234"). */
+export function formatNumber(number) {
+  return numberFormat.format(number);
+}
+
 export function formatDateTime(isoDateTime) {
   const date = new Date(isoDateTime);
   return Number.isNaN(date.getTime()) ? isoDateTime : dateTimeFormat.format(date);

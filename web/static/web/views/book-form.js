@@ -96,6 +96,18 @@ function bookPath(id) {
   return appPath(`books/${id}/`);
 }
 
+/**
+ * The date control holds a whole day; a book whose date is known to the year or month only is
+ * stored as its first day. Its precision is sent back while the date is unchanged, so that
+ * editing the title does not turn "1965" into "January 1, 1965"; a new date is a day.
+ */
+function withKnownPrecision(values) {
+  const original = state.original;
+  const precision = original?.publication_date_precision;
+  if (!precision || values.publication_date !== original.publication_date) return values;
+  return { ...values, publication_date_precision: precision };
+}
+
 async function save() {
   if (state.saving) return;
   state.saving = true;
@@ -105,7 +117,7 @@ async function save() {
   const values = readValues();
   try {
     const { book } = state.id
-      ? await updateBook(state.id, values, state.etag)
+      ? await updateBook(state.id, withKnownPrecision(values), state.etag)
       : await createBook(values);
     clearDraft(draftKey(state.id));
     markCatalogueStale();

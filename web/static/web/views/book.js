@@ -6,9 +6,9 @@ import { deleteBook, getBook } from "../api.js";
 import {
   announce,
   byId,
-  formatDate,
   formatDateTime,
   queueFlash,
+  setPublicationDate,
   setText,
   setTime,
   showMessage,
@@ -51,8 +51,9 @@ function showBook(book) {
   author.textContent = book.author;
   author.href = authorBooksPath(book.author);
   author.title = `Books by ${book.author}`;
-  setTime(byId("detail-published"), book.publication_date, formatDate);
-  setText("detail-isbn", book.isbn);
+  setPublicationDate(byId("detail-published"), book);
+  // Hyphenated by the API (an older server sends the 13 digits only).
+  setText("detail-isbn", book.isbn_display || book.isbn);
   setTime(byId("detail-created"), book.created_at, formatDateTime);
   setTime(byId("detail-updated"), book.updated_at, formatDateTime);
   const summary = byId("detail-summary");
