@@ -190,6 +190,17 @@ export async function listBooks({ query, pageUrl, signal }) {
   };
 }
 
+/**
+ * How many books the list of `query` has: {count, exact, estimate} (GET /books/count/):
+ * `count` exactly when `exact`, else at least `count`, with PostgreSQL's `estimate` or null.
+ */
+export async function countBooks({ query, signal }) {
+  const search = query.toString();
+  const url = `${BOOKS_URL}count/${search ? `?${search}` : ""}`;
+  const { body } = await request("GET", url, { signal });
+  return body;
+}
+
 /** A book and its ETag, revalidated with the server (never a stale copy). */
 export async function getBook(id, { signal } = {}) {
   const { body, etag } = await request("GET", bookApiUrl(id), { signal, cache: "no-cache" });

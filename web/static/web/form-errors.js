@@ -2,6 +2,8 @@
 // invalid for assistive technology) and all of them in a summary whose links focus the field.
 // A field's message element is the one with id "<field id>-error".
 
+import { dateControlMessage } from "./dom.js";
+
 function errorElementFor(control) {
   return control.id ? document.getElementById(`${control.id}-error`) : null;
 }
@@ -25,6 +27,14 @@ export function clearFormErrors(form, summary) {
     summary.querySelector("ul").replaceChildren();
     summary.hidden = true;
   }
+}
+
+/**
+ * The API's message as it reads beside `control`: the API names its own date format
+ * (YYYY-MM-DD), which a date control never shows the reader; they get the control's.
+ */
+function messageFor(control, message) {
+  return control.type === "date" && /YYYY/.test(message) ? dateControlMessage() : message;
 }
 
 function summaryLink(control, text) {
@@ -52,11 +62,12 @@ export function showFormErrors(form, summary, fieldErrors) {
     const errorElement = control ? errorElementFor(control) : null;
     const item = document.createElement("li");
     if (control && errorElement) {
+      const shown = messageFor(control, message);
       control.setAttribute("aria-invalid", "true");
-      errorElement.textContent = message;
+      errorElement.textContent = shown;
       errorElement.hidden = false;
       firstInvalid = firstInvalid || control;
-      item.append(summaryLink(control, `${labelFor(control)}: ${message}`));
+      item.append(summaryLink(control, `${labelFor(control)}: ${shown}`));
     } else {
       item.textContent = name === "non_field_errors" ? message : `${name}: ${message}`;
     }

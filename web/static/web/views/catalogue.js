@@ -3,10 +3,19 @@
 // the API's cursor links, as the reader scrolls (or presses "Load more books"). A search is
 // ranked by relevance unless the reader picks another order; when it finds nothing, the page
 // says which words (as the API read them) no book has, and when the API fell back to similar
-// spellings it says so and offers its correction.
+// spellings it says so and offers its correction. Beside the list, its total, from the API's
+// count (exact up to a cap, then "about" or "10,000+"). Dates the other way round (published
+// after a day later than published before) get a hint and a swap, not an empty list.
 
-import { listBooks } from "../api.js";
-import { announce, byId, formatDate, setTime } from "../dom.js";
+import { countBooks, listBooks } from "../api.js";
+import {
+  announce,
+  byId,
+  dateControlMessage,
+  formatDate,
+  formatNumber,
+  setPublicationDate,
+} from "../dom.js";
 import { clearFormErrors, showFormErrors } from "../form-errors.js";
 import { appPath, replaceQuery } from "../router.js";
 
@@ -40,6 +49,9 @@ const loadMoreButton = byId("load-more");
 const listEnd = byId("list-end");
 const sentinel = byId("scroll-sentinel");
 const clearButton = byId("clear-filters");
+const rangeHint = byId("catalogue-range-hint");
+const afterInput = byId("filter-published-after");
+const beforeInput = byId("filter-published-before");
 
 const ORDERINGS = new Set(Array.from(orderingSelect.options, (option) => option.value));
 
@@ -48,6 +60,9 @@ const state = {
   shownKey: null, // query.toString(), or null before the first load
   nextPageUrl: null,
   count: 0,
+  total: null, // the API's count of the list on screen ({count, exact, estimate}), once known
+  countController: null,
+  reversed: false, // the list on screen asks for a date range that ends before it starts
   loading: false,
   failure: null, // the ApiError of the last load, until a load succeeds
   search: null, // how the API read the search of the list on screen ({words, isbns, ...})
@@ -137,16 +152,34 @@ function cardFor(book) {
   author.href = authorBooksPath(book.author);
   author.textContent = book.author;
   author.title = `Books by ${book.author}`;
-  setTime(card.querySelector(".book-card__date"), book.publication_date, formatDate);
+  setPublicationDate(card.querySelector(".book-card__date"), book);
   card.querySelector(".book-card__summary").textContent = book.summary;
   return card;
 }
 
+function booksText(count) {
+  return `${formatNumber(count)} book${count === 1 ? "" : "s"}`;
+}
+
+/** An estimate as people say it: two significant digits ("about 12,000"). */
+function roughly(estimate) {
+  return formatNumber(Number(estimate.toPrecision(2)));
+}
+
+/** The total the count gave: exact, "about" the planner's estimate, or at least its cap. */
+function totalText(total) {
+  if (total.exact) return booksText(total.count);
+  if (total.estimate) return `about ${roughly(total.estimate)} books`;
+  return `${formatNumber(total.count)}+ books`;
+}
+
 function statusText() {
   if (state.count === 0) return "";
-  const books = `${state.count} book${state.count === 1 ? "" : "s"}`;
   const found = isFiltered(state.query) ? ` found` : "";
-  return state.nextPageUrl ? `${books}${found} so far; more below.` : `${books}${found}.`;
+  // The whole list is on screen: its length is the exact total.
+  if (!state.nextPageUrl) return `${booksText(state.count)}${found}.`;
+  if (!state.total) return `${booksText(state.count)}${found} so far; more below.`;
+  return `${totalText(state.total)}${found}; showing ${formatNumber(state.count)}, more below.`;
 }
 
 function quoted(words) {
@@ -217,7 +250,8 @@ function renderState() {
   loadMoreButton.hidden = state.loading || !(retryable || (state.nextPageUrl && !failed));
   loadMoreButton.textContent = retryable ? "Try again" : "Load more books";
   listEnd.hidden = state.loading || failed || state.count === 0 || Boolean(state.nextPageUrl);
-  const isEmpty = !state.loading && !failed && state.count === 0 && state.shownKey !== null;
+  const isEmpty =
+    !state.loading && !failed && !state.reversed && state.count === 0 && state.shownKey !== null;
   empty.hidden = !isEmpty;
   clearButton.hidden = !isFiltered(state.query) || isEmpty; // the empty state has its own
   if (isEmpty) {
@@ -294,14 +328,85 @@ function load(query) {
   state.failure = null;
   state.search = null;
   state.count = 0;
+  state.total = null;
   state.nextPageUrl = null;
   list.replaceChildren();
   errorBox.hidden = true;
   similarNotice.hidden = true;
   setDocumentTitle(query);
+  state.reversed = isReversedRange(query);
+  showRangeHint(query);
+  if (state.reversed) {
+    // No book is published both after and before: ask for nothing, say why.
+    state.controller?.abort();
+    state.countController?.abort();
+    state.loading = false;
+    renderState();
+    announce(byId("catalogue-range-hint-text").textContent);
+    return;
+  }
   const apiQuery = new URLSearchParams(query);
   apiQuery.set("page_size", String(PAGE_SIZE));
   fetchPage({ query: apiQuery });
+  fetchTotal(query);
+}
+
+/** Asks the API how many books `query` lists; the status shows it when it comes. */
+async function fetchTotal(query) {
+  state.countController?.abort();
+  const controller = new AbortController();
+  state.countController = controller;
+  try {
+    const total = await countBooks({ query, signal: controller.signal });
+    if (controller !== state.countController) return;
+    state.total = total;
+    renderState();
+  } catch {
+    // A rate limit or a slow count: the list stands without its total, as before it came.
+  }
+}
+
+/** Both dates given, and "on or after" later than "on or before" (ISO dates sort as text). */
+function isReversedRange(query) {
+  const after = query.get("published_after");
+  const before = query.get("published_before");
+  return Boolean(after && before && after > before);
+}
+
+function showRangeHint(query) {
+  rangeHint.hidden = !state.reversed;
+  if (!state.reversed) return;
+  const after = formatDate(query.get("published_after"));
+  const before = formatDate(query.get("published_before"));
+  byId("catalogue-range-hint-text").textContent =
+    `The dates are the wrong way round: no book is published on or after ${after} and also ` +
+    `on or before ${before}. Swap them to see the books in between.`;
+  moreFilters.open = true;
+}
+
+/** Exchanges the two dates, and lists the books between them. */
+function swapDates() {
+  const after = afterInput.value;
+  afterInput.value = beforeInput.value;
+  beforeInput.value = after;
+  applyForm();
+  afterInput.focus();
+}
+
+/**
+ * A date control whose text is not a whole date gives the form "" (no filter): say so beside
+ * it, in the control's own format, rather than list books unfiltered.
+ */
+function incompleteDateControl() {
+  for (const control of [afterInput, beforeInput]) {
+    const errorElement = byId(`${control.id}-error`);
+    const incomplete = control.validity.badInput;
+    errorElement.textContent = incomplete ? dateControlMessage() : "";
+    errorElement.hidden = !incomplete;
+    if (incomplete) control.setAttribute("aria-invalid", "true");
+    else control.removeAttribute("aria-invalid");
+  }
+  return [afterInput, beforeInput].find((control) => control.validity.badInput) || null;
 }
 
 function loadMore() {
@@ -340,6 +445,7 @@ form.addEventListener("input", (event) => {
 });
 form.addEventListener("change", (event) => {
   const control = event.target;
+  if (control.type === "date" && incompleteDateControl()) return;
   if (control.type === "date" || control === orderingSelect) applyForm();
 });
 form.addEventListener("submit", (event) => {
@@ -347,6 +453,7 @@ form.addEventListener("submit", (event) => {
   applyForm({ force: true });
 });
 clearButton.addEventListener("click", clearSearchAndFilters);
+byId("catalogue-range-swap").addEventListener("click", swapDates);
 byId("catalogue-empty-clear").addEventListener("click", clearSearchAndFilters);
 
 loadMoreButton.addEventListener("click", () => {
