@@ -41,8 +41,10 @@ def books_filtered(params: Mapping[str, str]) -> QuerySet[Book]:
 
 
 #: A count stops at this many books: past it the answer says "more than" (and, on PostgreSQL,
-#: gives the planner's estimate). Counting 10,001 index entries takes milliseconds even at
-#: 1,000,000 books; an exact COUNT(*) of them all reads every one.
+#: gives the planner's estimate); an exact COUNT(*) of them all would read every one. On
+#: 1,000,000 PostgreSQL books GET /books/count/ took 10-50 ms (median of 7, unfiltered, by
+#: dates, author_name and search; Django's test client on the shared 2-core dev machine,
+#: 2026-12-06).
 COUNT_LIMIT = 10_000
 
 

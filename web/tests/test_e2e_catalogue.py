@@ -171,8 +171,10 @@ def test_a_book_opens_and_back_returns_to_the_same_place(
     expect(heading).to_be_focused()
     expect(page.locator("#detail-author")).to_have_text(book["author"])
     expect(page.locator("#detail-isbn")).to_have_text(book["isbn_display"])  # hyphenated
+    # As much of the date as is known: 1965, 1968-07 or 1968-07-20 (test_e2e_book_facts.py).
+    known = {"year": 4, "month": 7}.get(book["publication_date_precision"])
     expect(page.locator("#detail-published")).to_have_attribute(
-        "datetime", book["publication_date"]
+        "datetime", book["publication_date"][:known]
     )
     expect(page.get_by_text("to edit or delete this book.")).to_be_visible()  # not signed in
     expect(page).to_have_title(f"{book['title']} \N{EN DASH} Bookstore")
