@@ -95,3 +95,20 @@ def test_a_partial_publication_date_is_explained_in_the_controls_format(
         f"Publication date: {CONTROL_MESSAGE}"
     )
     expect(date).to_be_focused()
+
+
+def test_a_date_filter_left_half_typed_is_explained_not_dropped(page: Page) -> None:
+    page.goto("/app/?published_after=2000-01-01")
+    after = page.get_by_label("Published on or after")
+    expect(after).to_have_value("2000-01-01")
+    expect(book_cards(page).first).to_be_visible()
+    asked = list_requests(page)
+
+    after.click()  # the month's part of mm/dd/yyyy
+    page.keyboard.press("Backspace")  # the month gone: the control holds no date
+    after.blur()
+
+    expect(page.locator("#filter-published-after-error")).to_have_text(CONTROL_MESSAGE)
+    expect(after).to_have_attribute("aria-invalid", "true")
+    expect(page).to_have_url(re.compile(r"published_after=2000-01-01"))  # still the old list
+    assert asked == []
