@@ -18,6 +18,7 @@ Without a precision column a date's precision is what its spelling gives: "year"
 alone, "month" for a year and month, else "day" (the API does the same for YYYY and YYYY-MM).
 """
 
+import contextlib
 import re
 from typing import Any, NamedTuple
 
@@ -32,6 +33,7 @@ from books.dates import (
     PartialDate,
     contradiction_message,
     parse_import_date,
+    parse_iso_date,
     parse_iso_partial_date,
     precision_message,
 )
@@ -201,6 +203,11 @@ class RowValidator:
         if value is MISSING or value is None:
             errors.append(FieldError("publication_date", self._type_message(value), value))
             return "", DAY
+        if precision is MISSING and type(value) is str and len(value) == 10:
+            # The common case, a plain YYYY-MM-DD, without building a PartialDate (~1 µs a row).
+            with contextlib.suppress(ValidationError):
+                parse_iso_date(value)
+                return value, DAY
         if self.lenient and type(value) is str and not value.strip():
             errors.append(FieldError("publication_date", self._blank, value))
             return "", DAY
