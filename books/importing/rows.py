@@ -14,8 +14,9 @@ Import-only leniencies (``lenient=True``, the default; documented in docs/import
 * a date may be spelled as books.dates.parse_import_date reads it: a year of one to four
   digits (975 is 0975), an English month name (July 1968), or in ``--date-format``.
 
-Without a precision column a date's precision is what its spelling gives: "year" for a year
-alone, "month" for a year and month, else "day" (the API does the same for YYYY and YYYY-MM).
+A blank cell in a precision column is no value (the API would refuse ""). Without one, a
+date's precision is what its spelling gives: "year" for a year alone, "month" for a year and
+month, else "day" (the API does the same for YYYY and YYYY-MM).
 """
 
 import contextlib
