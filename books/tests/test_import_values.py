@@ -254,3 +254,24 @@ def test_an_export_imports_back_unchanged(tmp_path):
     assert (fresh["inserted"], errors) == (3, [])
     after = set(Book.objects.values_list("isbn", "publication_date", "publication_date_precision"))
     assert after == before
+
+
+def test_a_date_format_without_a_directive_is_refused_before_reading(tmp_path):
+    with pytest.raises(CommandError, match="strptime format"):
+        _import_rows(tmp_path, [_row()], "--date-format", "dd/mm/yyyy")
+
+    assert not Book.objects.exists()
+
+
+def test_json_lines_keys_and_values_get_the_same_rules(tmp_path):
+    path = tmp_path / "books.jsonl"
+    path.write_text(
+        '{"Title": "Beowulf", "Author": "Unknown", "Publication-Date": "975", '
+        '"ISBN-13": "ISBN 978-0-393-32097-8"}\n',
+        encoding="utf-8",
+    )
+
+    counts, errors = run_import(path)
+
+    assert (counts["inserted"], errors) == (1, [])
+    assert _stored() == ("0975-01-01", "year")
