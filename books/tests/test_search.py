@@ -161,6 +161,17 @@ def test_punctuation_separates_words(api_client: APIClient) -> None:
 
 
 @pytest.mark.django_db
+def test_a_prefix_begins_a_word_of_the_summary_on_both_databases(api_client: APIClient) -> None:
+    # The summary is kept as English stems (on SQLite too): a prefix begins one of them.
+    alpha = make_book("Beta", summary="alpha")
+    alp = make_book("Gamma", summary="alp")
+
+    assert found(api_client, "alph") == [alpha.id]
+    assert set(found(api_client, "alp")) == {alpha.id, alp.id}
+    assert found(api_client, "al") == []  # two letters: whole words only
+
+
+@pytest.mark.django_db
 def test_every_word_must_match(api_client: APIClient) -> None:
     both = make_book("Dragon", summary="It wakes.")
     make_book("Dragon")
