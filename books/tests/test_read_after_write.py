@@ -91,6 +91,7 @@ def _admin_form(book: Book, **overrides: str) -> dict[str, str]:
         "title": book.title,
         "author": book.author,
         "publication_date": book.publication_date.isoformat(),
+        "publication_date_precision": book.publication_date_precision,
         "isbn": book.isbn,
         "summary": book.summary,
         "_save": "Save",
