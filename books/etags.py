@@ -1,9 +1,16 @@
-"""The API's entity tags: a book's ``"<id>-<version>"`` and a list page's digest of its body.
+"""The API's entity tags: a book's ``"<id>-<version>-<representation>"`` and a list page's
+digest of its body.
 
 The API writes them (books.views) and the read cache reads a book's back to know which version
 a response holds (books.hot_path): one format, written and parsed here only.
+
+A book's tag names the representation (books.serializers.representation_revision) beside the
+stored version: after a release that changes the book's JSON (a new field), a client's copy
+and a cached response made before it no longer validate, so nobody keeps an old shape with a
+304 or gets one from the cache.
 """
 
+import functools
 import hashlib
 import re
 from typing import TYPE_CHECKING, NamedTuple
@@ -11,7 +18,15 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from books.models import Book
 
-_BOOK_ETAG = re.compile(r'"([0-9]+)-([0-9]+)"')
+_BOOK_ETAG = re.compile(r'"([0-9]+)-([0-9]+)-([0-9a-f]+)"')
+
+
+@functools.cache
+def representation_tag() -> str:
+    """The book representation's revision (books.serializers.representation_revision)."""
+    from books.serializers import representation_revision  # the serializer needs the models
+
+    return representation_revision()
 
 
 class BookTag(NamedTuple):
@@ -21,15 +36,21 @@ class BookTag(NamedTuple):
     version: int
 
 
+def etag_for(book_id: int, version: int) -> str:
+    """A strong validator of a stored version in today's representation."""
+    return f'"{book_id}-{version}-{representation_tag()}"'
+
+
 def book_etag(book: "Book") -> str:
     """A strong validator of the stored version: it changes with every write."""
-    return f'"{book.pk}-{book.version}"'
+    return etag_for(book.pk, book.version)
 
 
 def parse_book_etag(etag: str) -> BookTag | None:
-    """The book and version of a ``book_etag``; None for any other tag (weak ones included)."""
+    """The book and version of a ``book_etag`` in today's representation; None for any other
+    tag (weak ones, and those of another representation, included)."""
     match = _BOOK_ETAG.fullmatch(etag)
-    if match is None:
+    if match is None or match.group(3) != representation_tag():
         return None
     return BookTag(int(match.group(1)), int(match.group(2)))
 

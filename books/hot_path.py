@@ -44,7 +44,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from books import read_cache
-from books.etags import parse_book_etag
+from books.etags import parse_book_etag, representation_tag
 from books.list_query import FORMAT_PARAMETER, canonical_query
 from core.conditional import if_none_match_hits
 from core.http_rules import EnvironRequest, allowed_host, hsts_header
@@ -161,7 +161,9 @@ class CachedReads:
             canonical = None if FORMAT_PARAMETER in params else canonical_query(params)
             if canonical is None:
                 return self.app(environ, start_response)
-            url = f"{request.scheme}://{host}{request.path}?{canonical}"
+            # The book's representation too: a page stored by a release that shaped books
+            # otherwise is another page (a book's entry is checked by its ETag instead).
+            url = f"{representation_tag()}:{request.scheme}://{host}{request.path}?{canonical}"
             name = hashlib.blake2b(url.encode(), digest_size=16).hexdigest()
         counter = anon_counter_key(environ, self.anon_window) if self.anon_limit else None
         try:
@@ -177,7 +179,7 @@ class CachedReads:
         )
         if over_limit:
             return self.app(environ, start_response)  # Django answers the 429
-        if found.entry is not None:
+        if found.entry is not None and (kind == "list" or _current_book_entry(found.entry)):
             fields = self._ratelimit_fields(found.anon_count)
             return self._replay(request, start_response, kind, found.entry, secure, started, fields)
         return self._fill(environ, start_response, kind, found.key)
@@ -292,6 +294,13 @@ class CachedReads:
         if tag is None or environ.get("PATH_INFO") != f"{LIST_PATH}{tag.book_id}/":
             return None
         return tag.version
+
+
+def _current_book_entry(entry: read_cache.Entry) -> bool:
+    """Whether a stored book holds today's representation: one stored by an older release is
+    left to Django (and expires), never replayed."""
+    etag = next((value for name, value in entry.headers if name.lower() == "etag"), "")
+    return parse_book_etag(etag) is not None
 
 
 def _routes() -> dict[str, ResolverMatch]:

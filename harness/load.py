@@ -125,11 +125,11 @@ def isbn13(number: int) -> str:
 
 
 def version_from_etag(etag: str | None) -> int | None:
-    """The version in the API's ETag `"<id>-<version>"`."""
+    """The version in the API's ETag `"<id>-<version>-<representation>"`."""
     if not etag:
         return None
     try:
-        return int(etag.strip('"').rsplit("-", 1)[1])
+        return int(etag.strip('"').split("-")[1])
     except (IndexError, ValueError):
         return None
 

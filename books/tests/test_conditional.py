@@ -12,6 +12,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from books import services
+from books.etags import etag_for
 from books.models import Book
 from books.tests.concurrency import RACERS, run_together
 from books.tests.factories import BookFactory, book_payload
@@ -57,7 +58,7 @@ def _assert_write_succeeded(response: Any, method: str, book: Book, version_befo
         return
     assert response.status_code == 200, response.content
     assert _version(book) == version_before + 1
-    assert response["ETag"] == f'"{book.pk}-{version_before + 1}"'
+    assert response["ETag"] == etag_for(book.pk, version_before + 1)
 
 
 def _assert_precondition_failed(response: Any, book: Book, before: dict[str, Any]) -> None:
@@ -86,7 +87,7 @@ def test_get_returns_a_strong_etag_of_the_id_and_version(api_client, book):
     response = api_client.get(_url(book))
 
     assert response.status_code == 200
-    assert response["ETag"] == f'"{book.pk}-1"'
+    assert response["ETag"] == etag_for(book.pk, 1)
 
 
 def test_etag_is_stable_across_reads_with_no_write_between(api_client, book):
@@ -176,7 +177,7 @@ def test_if_none_match_with_a_stale_etag_answers_200_with_the_book(auth_client, 
 
     assert response.status_code == 200
     assert response.json()["title"] == "Second Edition"
-    assert response["ETag"] == f'"{book.pk}-2"'
+    assert response["ETag"] == etag_for(book.pk, 2)
 
 
 @pytest.mark.parametrize(
@@ -189,7 +190,7 @@ def test_if_none_match_not_naming_the_current_etag_answers_200(api_client, book,
 
     assert response.status_code == 200
     assert response.json()["id"] == book.pk
-    assert response["ETag"] == f'"{book.pk}-1"'
+    assert response["ETag"] == etag_for(book.pk, 1)
 
 
 def test_if_none_match_with_another_books_etag_answers_200(api_client, book):
@@ -287,7 +288,7 @@ def test_if_match_on_an_unknown_book_is_404_not_412(auth_client, book, method, h
 def test_anonymous_write_with_if_match_is_401_before_the_precondition(
     api_client, book, method, current
 ):
-    etag = f'"{book.pk}-1"' if current else f'"{book.pk}-7"'
+    etag = etag_for(book.pk, 1) if current else etag_for(book.pk, 7)
     before = _stored(book)
 
     response = _write(api_client, method, book, **{"If-Match": etag})
@@ -308,7 +309,7 @@ def test_invalid_body_with_a_stale_if_match_is_400_and_changes_nothing(
     before = _stored(book)
 
     response = getattr(auth_client, method)(
-        _url(book), body, format="json", headers={"If-Match": f'"{book.pk}-7"'}
+        _url(book), body, format="json", headers={"If-Match": etag_for(book.pk, 7)}
     )
 
     assert response.status_code == 400, response.content
@@ -392,7 +393,7 @@ def test_concurrent_patches_with_one_if_match_let_exactly_one_through(token):
     stored = Book.objects.get(pk=book.pk)
     assert stored.version == 2
     assert stored.title == winner.json()["title"]
-    assert winner["ETag"] == f'"{book.pk}-2"'
+    assert winner["ETag"] == etag_for(book.pk, 2)
 
 
 @pytest.mark.django_db(transaction=True)

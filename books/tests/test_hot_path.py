@@ -10,8 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from books.etags import etag_for, representation_tag
 from books.hot_path import CachedReads
 from books.models import Book
+from books.serializers import BookSerializer
 from books.tests.factories import BookFactory
 from books.tests.wsgi import CountingDjango, WSGIResponse, connections_kept_open, request
 from bookstore.wsgi import django_application
@@ -77,6 +79,23 @@ def _warm(django: CountingDjango, app: CachedReads, path: str, **kwargs: Any) ->
     return _served_from_cache(django, app, path, **kwargs)
 
 
+# --- a release that changed the book's representation -----------------------------------------
+
+
+def test_a_page_stored_before_a_release_that_changed_the_representation_is_not_replayed(
+    hot_path: CachedReads, django: CountingDjango, page_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warm(django, hot_path, page_url)
+    monkeypatch.setattr(BookSerializer, "FORMAT_REVISION", BookSerializer.FORMAT_REVISION + 1)
+    representation_tag.cache_clear()
+    try:
+        after = _served_by_django(django, hot_path, page_url)
+        if page_url != "/books/":
+            assert after.header("ETag") == etag_for(after.json()["id"], 1)
+    finally:
+        representation_tag.cache_clear()
+
+
 # --- hits: the miss's answer, replayed --------------------------------------------------------
 
 
@@ -101,7 +120,7 @@ def test_a_hit_answers_the_book_as_stored(hot_path: CachedReads, django: Countin
     hit = _warm(django, hot_path, _url(book))
 
     assert hit.header("Content-Type") == "application/json"
-    assert hit.header("ETag") == f'"{book.pk}-1"'
+    assert hit.header("ETag") == etag_for(book.pk, 1)
     assert hit.header("Cache-Control") == "no-cache"
     assert hit.header("Content-Length") == str(len(hit.body))
     assert hit.json()["title"] == "Dune"
@@ -197,7 +216,7 @@ def test_a_stale_if_none_match_gets_the_whole_page(
     hit = _warm(django, hot_path, _url(book))
 
     response = _served_from_cache(
-        django, hot_path, _url(book), headers={"If-None-Match": f'"{book.pk}-0"'}
+        django, hot_path, _url(book), headers={"If-None-Match": etag_for(book.pk, 0)}
     )
 
     assert response.status == 200
