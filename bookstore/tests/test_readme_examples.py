@@ -70,7 +70,7 @@ def bulk_create(output: str) -> None:
 
 
 def lost_updates(output: str) -> None:
-    assert re.match(r'"\d+-2"\n', output), output  # the session's book after its PATCH
+    assert re.match(r'"\d+-2-[0-9a-f]+"\n', output), output  # the session's book after its PATCH
     # 304 not modified, 200 with the current tag, 412 with the stale one, deleted, gone.
     assert statuses(output) == ["304", "200", "412", "204", "404"], output
 

@@ -344,6 +344,7 @@ def test_an_admin_change_pins_reads_to_the_primary_and_then_to_its_author(
         "title": "After",
         "author": book.author,
         "publication_date": book.publication_date.isoformat(),
+        "publication_date_precision": book.publication_date_precision,
         "isbn": book.isbn,
         "summary": book.summary,
     }
