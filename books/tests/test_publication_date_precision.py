@@ -156,4 +156,3 @@ def test_the_database_refuses_an_unknown_precision():
         cursor.execute(
             "UPDATE books_book SET publication_date_precision = 'week' WHERE id = %s", [book.pk]
         )
-
