@@ -113,7 +113,10 @@ def best_correction(word: str, candidates: Iterable[str]) -> str | None:
 
 def closest(word: str, candidates: Iterable[str], *, n: int) -> list[str]:
     """Up to ``n`` candidates close to ``word`` (difflib's ratio at least 0.6), closest first."""
-    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
+    candidates = list(candidates)
+    if n < 1 or not candidates:  # difflib refuses n=0: an empty vocabulary offers nothing
+        return []
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
 
 
 def needs_correction(word: str) -> bool:

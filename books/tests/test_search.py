@@ -172,6 +172,16 @@ def test_a_prefix_begins_a_word_of_the_summary_on_both_databases(api_client: API
 
 
 @pytest.mark.django_db
+def test_a_word_to_correct_in_an_empty_catalogue_finds_nothing(api_client: APIClient) -> None:
+    # Nothing matches, so the typo tolerance looks for a correction in an empty vocabulary.
+    response = api_client.get(LIST_URL, {"search": "alpha", "author": "Ann Lee"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+    assert response.json()["search"]["did_you_mean"] is None
+
+
+@pytest.mark.django_db
 def test_every_word_must_match(api_client: APIClient) -> None:
     both = make_book("Dragon", summary="It wakes.")
     make_book("Dragon")
