@@ -154,6 +154,13 @@ def test_each_ordering_reads_its_index_without_sorting(order: tuple[str, ...], i
 
 def test_filters_use_their_indexes() -> None:
     BookFactory.create_batch(3)
+    if POSTGRESQL:
+        # On a table this small an ordered index read filtering every row costs the same as
+        # the filter's own index, and which wins then follows the statistics other tests left
+        # (ANALYZE's row counts outlive their rollback): only bitmap scans, which must come
+        # from an index on the filtered column, are left to choose from.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_indexscan = off")
 
     isbn_plan = plan({"isbn": "9780306406157"}, "-created_at", "-id")
     # SQLite keeps a table's UNIQUE constraint as an automatic index of its own name.
