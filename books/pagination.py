@@ -23,6 +23,15 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from books.search import ranking
 
 _SIGNING_SALT = "books.pagination.cursor"
+
+
+def _cursor_signer() -> signing.Signer:
+    """Cursors are signed without a timestamp (signing.dumps adds one): a page's links, and so
+    its body and ETag, must not change from one second to the next, or a list page would
+    never answer If-None-Match with a 304. A cursor does not expire; it only names a place."""
+    return signing.Signer(salt=_SIGNING_SALT)
+
+
 #: The order of a search's matches by relevance (books.search.ranking): its default.
 RELEVANCE = "relevance"
 
@@ -228,7 +237,7 @@ class BookCursorPagination(BasePagination):
             return None
         invalid = ValidationError({self.cursor_query_param: ["Invalid cursor."]})
         try:
-            payload = signing.loads(token, salt=_SIGNING_SALT)
+            payload = _cursor_signer().unsign_object(token)
             cursor = Cursor(
                 ordering=str(payload["o"]),
                 value=self._decode_value(ordering.lstrip("-"), payload["v"]),
@@ -271,7 +280,7 @@ class BookCursorPagination(BasePagination):
         }
         if cursor.inclusive:
             payload["x"] = True
-        return signing.dumps(payload, salt=_SIGNING_SALT, compress=True)
+        return str(_cursor_signer().sign_object(payload, compress=True))
 
     @staticmethod
     def _encode_value(value: Any) -> Any:
