@@ -80,12 +80,13 @@ class FormatNotServedSerializer(serializers.Serializer):  # type: ignore[type-ar
     )
 
 
+# No enum: DRF reads an empty value as none (JSON) and `api` as its browsable page, both 200s.
 _LIST_FORMAT = OpenApiParameter(
     "format",
     OpenApiTypes.STR,
-    enum=["json", *FORMATS],
     description=(
-        "`json`, the default. The list is JSON only: "
+        "`json`, the default (also when empty; `api` is the browsable page). The list is JSON "
+        "only: "
         + " and ".join(f"`{fmt}`" for fmt in FORMATS)
         + " are the export's (`GET /books/export/`), and asking the list for them is a 404 "
         "whose `export` is that URL."
