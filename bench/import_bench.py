@@ -226,14 +226,20 @@ def document_seconds(connection: psycopg.Connection[Any]) -> float | None:
     return time.perf_counter() - started
 
 
-#: The bulk load's index build settings (books/importing/bulk_load.py: MAINTENANCE_WORK_MEM and
-#: PARALLEL_WORKERS), read from there so the reference builds its indexes as the import does.
-_BUILD_SETTINGS = re.compile(r'^(MAINTENANCE_WORK_MEM|PARALLEL_WORKERS) = "?([^"\n]+)"?$', re.M)
+def _bulk_load_indexes(url: str) -> tuple[list[Any], str, int]:
+    """The books table's indexes the bulk load drops and builds again, and its build settings,
+    from books.importing.bulk_load itself (Django set up on ``url`` in this process)."""
+    os.environ.update(django_env(url))
+    import django
 
+    django.setup()
+    from django.db import connection
 
-def _bulk_load_build_settings() -> dict[str, str]:
-    text = (ROOT / "books" / "importing" / "bulk_load.py").read_text()
-    return dict(_BUILD_SETTINGS.findall(text))
+    from books.importing import bulk_load
+
+    indexes = bulk_load.secondary_indexes(connection)
+    connection.close()
+    return indexes, bulk_load.MAINTENANCE_WORK_MEM, bulk_load.PARALLEL_WORKERS
 
 
 def copy_into_books(
@@ -247,18 +253,13 @@ def copy_into_books(
     by row. Either way rolled back or emptied after, so the table is as before."""
     now = datetime.datetime.now(datetime.UTC).isoformat()
     columns = "title, author, publication_date, isbn, summary, created_at, updated_at"
+    indexes, work_mem, workers = _bulk_load_indexes(url) if indexes_built_after else ([], "", 0)
     with psycopg.connect(url, autocommit=not indexes_built_after) as connection:
         connection.execute("TRUNCATE books_book")
         started = time.perf_counter()
-        definitions: list[tuple[str, str]] = []
         if indexes_built_after:
-            definitions = connection.execute(
-                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE i.indrelid = 'books_book'::regclass AND NOT i.indisunique"
-            ).fetchall()
-            for name, _ in definitions:
-                connection.execute(f'DROP INDEX "{name}"')
+            for index in indexes:
+                connection.execute(f'DROP INDEX "{index.name}"')
         with (
             connection.cursor() as cursor,
             path.open(encoding="utf-8", newline="") as file,
@@ -269,15 +270,10 @@ def copy_into_books(
             for title, author, date, isbn, summary in reader:
                 copy.write_row((title, author, date, isbn, summary, now, now))
         if indexes_built_after:
-            build = _bulk_load_build_settings()
-            connection.execute(
-                f"SET LOCAL maintenance_work_mem = '{build['MAINTENANCE_WORK_MEM']}'"
-            )
-            connection.execute(
-                f"SET LOCAL max_parallel_maintenance_workers = {int(build['PARALLEL_WORKERS'])}"
-            )
-            for _, definition in definitions:
-                connection.execute(definition)
+            connection.execute(f"SET LOCAL maintenance_work_mem = '{work_mem}'")
+            connection.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
+            for index in indexes:
+                connection.execute(index.definition)
             connection.execute("SELECT 1")  # every index is built before the clock stops
         seconds = time.perf_counter() - started
         if indexes_built_after:

@@ -228,7 +228,7 @@ class CachedReads:
         headers = [*entry.headers, *ratelimit, (REQUEST_ID_HEADER, request_id)]
         if secure and self.hsts:
             headers.append(("Strict-Transport-Security", self.hsts))
-        etag = next((value for name, value in entry.headers if name.lower() == "etag"), None)
+        etag = entry.etag
         if etag and if_none_match_hits(environ.get("HTTP_IF_NONE_MATCH"), etag):
             status, result, body = "304 Not Modified", "not_modified", b""
             headers = [pair for pair in headers if pair[0].lower() not in _NOT_IN_304]
@@ -299,8 +299,7 @@ class CachedReads:
 def _current_book_entry(entry: read_cache.Entry) -> bool:
     """Whether a stored book holds today's representation: one stored by an older release is
     left to Django (and expires), never replayed."""
-    etag = next((value for name, value in entry.headers if name.lower() == "etag"), "")
-    return parse_book_etag(etag) is not None
+    return parse_book_etag(entry.etag or "") is not None
 
 
 def _routes() -> dict[str, ResolverMatch]:

@@ -54,6 +54,10 @@ class Entry:
     headers: list[tuple[str, str]]
     body: bytes
 
+    @property
+    def etag(self) -> str | None:
+        return next((value for name, value in self.headers if name.lower() == "etag"), None)
+
     def encode(self) -> bytes:
         return b"%s%d\n%s\n%s" % (_ENTRY, self.version, orjson.dumps(self.headers), self.body)
 

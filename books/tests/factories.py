@@ -55,3 +55,16 @@ def book_published(title: str, author: str, year: int, summary: str = "") -> Boo
     return BookFactory(
         title=title, author=author, publication_date=datetime.date(year, 6, 15), summary=summary
     )
+
+
+def plain_book(**fields: object) -> Book:
+    """A book whose every text field is explicit, so no random word can match a search."""
+    values: dict[str, object] = {
+        "title": "Filler",
+        "author": "Nobody",
+        "publication_date": datetime.date(2000, 6, 15),
+        "summary": "",
+    }
+    values.update(fields)
+    book: Book = BookFactory.create(**values)
+    return book

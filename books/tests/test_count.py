@@ -1,6 +1,5 @@
 """GET /books/count/: how many books a list has, exact up to a cap, cheap on any catalogue."""
 
-import datetime
 from typing import Any
 
 import pytest
@@ -10,26 +9,12 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from books import selectors
-from books.models import Book
-from books.tests.factories import BookFactory
+from books.tests.factories import plain_book as make_book
 from books.tests.pages import LIST_URL, walk_forward
 
 pytestmark = pytest.mark.django_db
 
 COUNT_URL = "/books/count/"
-
-
-def make_book(**fields: object) -> Book:
-    """A book whose every text field is explicit, so no random word can match a search."""
-    values: dict[str, object] = {
-        "title": "Filler",
-        "author": "Nobody",
-        "publication_date": datetime.date(2000, 6, 15),
-        "summary": "",
-    }
-    values.update(fields)
-    book: Book = BookFactory.create(**values)
-    return book
 
 
 def count(client: APIClient, **params: str) -> dict[str, Any]:

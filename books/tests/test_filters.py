@@ -6,24 +6,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from books.models import Book
-from books.tests.factories import CANONICAL_ISBN, ISBN_SPELLINGS, BookFactory
+from books.tests.factories import CANONICAL_ISBN, ISBN_SPELLINGS
+from books.tests.factories import plain_book as make_book
 from books.tests.pages import LIST_URL, get_page
 
 pytestmark = pytest.mark.django_db
 
 FILTERS = ("author", "isbn", "published_after", "published_before", "search")
-
-
-def make_book(**fields: object) -> Book:
-    """A book whose every text field is explicit, so no random word can match a search."""
-    values: dict[str, object] = {
-        "title": "Filler",
-        "author": "Nobody",
-        "publication_date": datetime.date(2000, 6, 15),
-        "summary": "",
-    }
-    values.update(fields)
-    return BookFactory(**values)
 
 
 def found(client: APIClient, **params: object) -> set[int]:
