@@ -7,6 +7,8 @@ relevance tier; a B-tree on the folded main title serves the exact-title tier, a
 books_word table (with a trigram index) the typo tolerance.
 """
 
+from dataclasses import replace
+
 from django.db import connections
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
@@ -19,6 +21,8 @@ from books.search.terms import (
     needs_correction,
 )
 
+#: A prefix that begins more words of the titles and authors than this is left to the index.
+MAX_COMPLETIONS = 50
 #: How many of the nearest words (trigram distance) a typo's correction chooses from.
 CORRECTION_CANDIDATES = 20
 
@@ -31,28 +35,45 @@ _PARTS = {
 _MAIN_TITLE = "books_fold(split_part(split_part(\"books_book\".\"title\", '(', 1), ':', 1))"
 
 
-def _word(word: str) -> tuple[str, list[str]]:
+def _word(word: str, terms: SearchTerms, weights: str = "") -> tuple[str, list[str]]:
     """A tsquery for one word: its English stem as a whole word (``dragons`` finds "dragon"),
     or the word as written, also as the beginning of a longer one when long enough (``drag``
     finds "Dragonflight"; a stop word like "it" still finds the title "It"). Not the stem as a
     prefix: "miser", the stem of ``miserables``, begins "misery". Words are runs of letters and
-    digits (books.search.terms), so nothing of the client's reaches tsquery syntax."""
-    typed = word + (":*" if len(word) >= PREFIX_MIN_LENGTH else "")
+    digits (books.search.terms), so nothing of the client's reaches tsquery syntax.
+
+    A prefix the vocabulary completed (complete()) is the words it begins, named: a GIN index
+    looks up named words several times faster than it scans for a prefix (on 1M books,
+    ``clear:*`` & ``b`` took 27 ms, ``clear | clearly`` & ``b`` 3 ms, planning included), and
+    the planner estimates named words from its statistics where it must guess for a prefix.
+
+    A prefix begins words of titles and authors only (``weights`` "AB" where the document
+    has the summary too): in the summary a word matches whole or by its stem."""
+    typed = word
+    if len(word) >= PREFIX_MIN_LENGTH:
+        completions = terms.completions_of(word)
+        if completions is None:
+            typed = f"{word}:*{weights}"
+        else:
+            longer = (f"{c}:{weights}" if weights else c for c in completions if c != fold(word))
+            typed = " | ".join((word, *longer))
     return (
         "(to_tsquery('books_english', %s) || to_tsquery('books_simple', %s))",
         [word, typed],
     )
 
 
-def _all_words(words: tuple[str, ...]) -> tuple[str, list[str]]:
-    parts = [_word(word) for word in words]
+def _all_words(
+    words: tuple[str, ...], terms: SearchTerms, weights: str = ""
+) -> tuple[str, list[str]]:
+    parts = [_word(word, terms, weights) for word in words]
     return " && ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
 
 
-def _phrase(words: tuple[str, ...]) -> tuple[str, list[str]]:
-    sql, params = _word(words[0])
-    for word in words[1:]:
-        next_sql, next_params = _word(word)
+def _phrase(terms: SearchTerms) -> tuple[str, list[str]]:
+    sql, params = _word(terms.words[0], terms)
+    for word in terms.words[1:]:
+        next_sql, next_params = _word(word, terms)
         sql, params = f"tsquery_phrase({sql}, {next_sql})", params + next_params
     return sql, params
 
@@ -63,7 +84,7 @@ def _matches(part: str, query: tuple[str, list[str]]) -> RawSQL:
 
 
 def exact_title(terms: SearchTerms) -> RawSQL:
-    sql, params = _phrase(terms.words)
+    sql, params = _phrase(terms)
     return RawSQL(
         f"{_PARTS['title']} @@ ({sql}) AND {_MAIN_TITLE} = books_fold(%s)",
         [*params, terms.phrase],
@@ -72,19 +93,19 @@ def exact_title(terms: SearchTerms) -> RawSQL:
 
 
 def title_phrase(terms: SearchTerms) -> RawSQL:
-    return _matches("title", _phrase(terms.words))
+    return _matches("title", _phrase(terms))
 
 
 def in_title(terms: SearchTerms) -> RawSQL:
-    return _matches("title", _all_words(terms.required))
+    return _matches("title", _all_words(terms.required, terms))
 
 
 def in_names(terms: SearchTerms) -> RawSQL:
-    return _matches("names", _all_words(terms.required))
+    return _matches("names", _all_words(terms.required, terms))
 
 
 def anywhere(terms: SearchTerms) -> RawSQL:
-    return _matches("all", _all_words(terms.required))
+    return _matches("all", _all_words(terms.required, terms, "AB"))
 
 
 def author_words(words: tuple[str, ...]) -> RawSQL:
@@ -98,6 +119,38 @@ def author_words(words: tuple[str, ...]) -> RawSQL:
     return RawSQL(
         f"{_PARTS['names']} @@ ({' && '.join(parts)})", params, output_field=BooleanField()
     )
+
+
+def complete(terms: SearchTerms, using: str) -> SearchTerms:
+    """``terms`` with each word long enough to be a prefix completed: the words of the titles
+    and authors it begins, from books_word (one indexed range read a word, one statement).
+    A word that begins more than MAX_COMPLETIONS of them (a broad search like "pro") stays a
+    prefix for the index to scan. books_word holds the words of four letters or more, so a
+    prefix also matches the word itself, whole (_word)."""
+    words = [
+        word
+        for word in dict.fromkeys(terms.words)
+        if len(word) >= PREFIX_MIN_LENGTH and len(fold(word).split()) == 1
+    ]
+    if not words or terms.completions:
+        return terms
+    # A word is letters and digits (books.search.terms): no LIKE wildcard in it. "C"
+    # collation: the primary key serves the prefix as a range.
+    select = "(SELECT %s, word FROM books_word WHERE word LIKE %s ORDER BY word LIMIT %s)"
+    params: list[str | int] = []
+    for word in words:
+        params += [word, fold(word) + "%", MAX_COMPLETIONS + 1]
+    found: dict[str, list[str]] = {word: [] for word in words}
+    with connections[using].cursor() as cursor:
+        cursor.execute(" UNION ALL ".join([select] * len(words)), params)
+        for word, completion in cursor.fetchall():
+            found[word].append(completion)
+    completions = tuple(
+        (fold(word), tuple(completed))
+        for word, completed in found.items()
+        if len(completed) <= MAX_COMPLETIONS
+    )
+    return replace(terms, completions=completions)
 
 
 def corrections(terms: SearchTerms, using: str) -> dict[str, str]:

@@ -165,6 +165,12 @@ def _exact_tiers(queryset: QuerySet[Book], terms: SearchTerms) -> list[tuple[Tie
     return tiers
 
 
+def _complete(queryset: QuerySet[Book], state: SearchState) -> None:
+    """On PostgreSQL, the search's prefixes named by the vocabulary (postgres.complete)."""
+    if _backend(queryset) is postgres and not queryset.query.is_empty():
+        state.terms = postgres.complete(state.terms, queryset.db)
+
+
 def _similar(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Book] | None:
     """The books the search finds with its typos corrected (its words too short for a typo
     left out), recording the corrected search in ``state``; None without a correction."""
@@ -183,11 +189,11 @@ def _similar(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Book] | N
 def matching(queryset: QuerySet[Book], state: SearchState) -> QuerySet[Book]:
     """The books the search finds, for an explicit ordering or the export: the exact matches,
     or, when there are none, the similar ones."""
-    terms = state.terms
-    if terms.is_empty():
+    if state.terms.is_empty():
         return queryset
-    found = queryset.filter(_matches_exactly(terms, _backend(queryset)))
     with deadline(queryset.db):
+        _complete(queryset, state)
+        found = queryset.filter(_matches_exactly(state.terms, _backend(queryset)))
         if found.exists():
             return found
         similar = _similar(queryset, state)
@@ -212,19 +218,20 @@ def relevance_rows(
     """Up to ``limit`` books in relevance order from ``position`` (after it, or before it
     when ``backwards``, in the order scanned), each with its ``search_tier``."""
     in_similar = position is not None and position.tier == Tier.SIMILAR
-    all_tiers = [] if in_similar else _exact_tiers(queryset, state.terms)
-    tiers = all_tiers
-    if position is not None:
-        tiers = [
-            (tier, query)
-            for tier, query in tiers
-            if (tier <= position.tier if backwards else tier >= position.tier)
-        ]
-    if backwards:
-        tiers.reverse()
     rows: list[Book] = []
 
     with deadline(queryset.db):
+        _complete(queryset, state)
+        all_tiers = [] if in_similar else _exact_tiers(queryset, state.terms)
+        tiers = all_tiers
+        if position is not None:
+            tiers = [
+                (tier, query)
+                for tier, query in tiers
+                if (tier <= position.tier if backwards else tier >= position.tier)
+            ]
+        if backwards:
+            tiers.reverse()
         rare = _rare_tiers_remembered(queryset, state.terms, all_tiers)
 
         def read(tier: Tier, query: QuerySet[Book], rare: bool) -> None:

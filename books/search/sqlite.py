@@ -39,21 +39,15 @@ def _typed(word: str) -> str:
     return _quoted(word) + ("*" if len(word) >= PREFIX_MIN_LENGTH else "")
 
 
-def _words_in(
-    words: tuple[str, ...], stemmed: str, typed: str, stem_prefixed: str | None = None
-) -> RawSQL:
+def _words_in(words: tuple[str, ...], stemmed: str, typed: str) -> RawSQL:
     """Every word in the ``stemmed`` columns as a stem (Porter, whole words) or in the
-    ``typed`` columns as written, also as a prefix: as on PostgreSQL (postgres._word).
-    ``stem_prefixed`` columns are indexed by their stems only (the summary, as on PostgreSQL,
-    where a typed prefix meets the summary's English stems): there the word begins a stem."""
+    ``typed`` columns (title and author) as written, also as a prefix: as on PostgreSQL
+    (postgres._word), where a prefix begins words of titles and authors only."""
     parts = []
     params = []
     for word in words:
-        stems = f"{{{stemmed}}} : {_quoted(word)}"
-        if stem_prefixed and len(word) >= PREFIX_MIN_LENGTH:
-            stems += f" OR {{{stem_prefixed}}} : {_typed(word)}"
         parts.append(f"({_IN_STEMS} OR {_IN_WORDS})")
-        params += [stems, f"{{{typed}}} : {_typed(word)}"]
+        params += [f"{{{stemmed}}} : {_quoted(word)}", f"{{{typed}}} : {_typed(word)}"]
     return RawSQL(" AND ".join(parts), params, output_field=BooleanField())
 
 
@@ -82,7 +76,7 @@ def in_names(terms: SearchTerms) -> RawSQL:
 
 
 def anywhere(terms: SearchTerms) -> RawSQL:
-    return _words_in(terms.required, "title author summary", "title author", "summary")
+    return _words_in(terms.required, "title author summary", "title author")
 
 
 def author_words(words: tuple[str, ...]) -> RawSQL:

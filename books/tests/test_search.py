@@ -161,14 +161,62 @@ def test_punctuation_separates_words(api_client: APIClient) -> None:
 
 
 @pytest.mark.django_db
-def test_a_prefix_begins_a_word_of_the_summary_on_both_databases(api_client: APIClient) -> None:
-    # The summary is kept as English stems (on SQLite too): a prefix begins one of them.
-    alpha = make_book("Beta", summary="alpha")
-    alp = make_book("Gamma", summary="alp")
+def test_a_prefix_begins_words_of_titles_and_authors_not_of_summaries(
+    api_client: APIClient,
+) -> None:
+    # A word typed in part is a title or a name typed in part: in the summary a word matches
+    # whole or by its stem (on PostgreSQL a prefix is the vocabulary's words it begins).
+    in_summary = make_book("Beta", summary="alphabet soup")
+    in_title = make_book("Alphabetical Order", summary="letters")
+    by_author = make_book("Gamma", author="Ann Alphabeta")
 
-    assert found(api_client, "alph") == [alpha.id]
-    assert set(found(api_client, "alp")) == {alpha.id, alp.id}
+    assert found(api_client, "alpha") == [in_title.id, by_author.id]
+    assert found(api_client, "alphabet") == [in_title.id, by_author.id, in_summary.id]
+    assert found(api_client, "soup") == [in_summary.id]
     assert found(api_client, "al") == []  # two letters: whole words only
+
+
+@pytest.mark.django_db
+def test_a_prefix_that_begins_many_words_finds_them_all(api_client: APIClient) -> None:
+    # On PostgreSQL a prefix of more than MAX_COMPLETIONS words is left to the index's
+    # prefix scan; fewer are named: either way every book whose title has one is found.
+    many = [
+        make_book(f"Zephyr{suffix} Tales") for suffix in _letter_pairs(postgres.MAX_COMPLETIONS + 5)
+    ]
+    few = [make_book(f"Quokka{suffix} Tales") for suffix in _letter_pairs(3)]
+    make_book("Tales", summary="zephyrean quokkaish")  # in a summary: whole words or stems
+
+    assert found(api_client, "zephyr") == [book.id for book in many]
+    assert found(api_client, "quokka") == [book.id for book in few]
+    assert found(api_client, "quokka tales") == [book.id for book in few]
+
+
+@pytest.mark.django_db
+def test_a_prefix_is_named_words_on_postgresql_up_to_a_bound() -> None:
+    for suffix in _letter_pairs(postgres.MAX_COMPLETIONS + 1):
+        make_book(f"Zephyr{suffix}")
+    make_book("Quokkas and Quokkaville")
+    terms = parse("Quokka zephyr ab")
+    if not POSTGRESQL:
+        # FTS5 scans prefixes itself, in the title and author columns only.
+        params = sqlite.anywhere(terms).params
+        assert '{title author} : "quokka"*' in params
+        assert not any('summary} : "quokka"*' in param for param in params)
+        return
+
+    terms = postgres.complete(terms, connection.alias)
+
+    assert terms.completions_of("quokka") == ("quokkas", "quokkaville")
+    assert terms.completions_of("zephyr") is None  # too many: the index scans the prefix
+    assert terms.completions_of("ab") is None  # too short to be a prefix
+    params = postgres.anywhere(terms).params
+    assert "quokka | quokkas:AB | quokkaville:AB" in params
+    assert "zephyr:*AB" in params
+
+
+def _letter_pairs(count: int) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return [a + b for a in letters for b in letters][:count]
 
 
 @pytest.mark.django_db

@@ -267,7 +267,7 @@ def test_the_search_hint_says_what_the_search_does(elements: ElementsById) -> No
         "Words in any order",
         "capitals and accents do not matter",
         "“dragons” finds “dragon”",
-        "the start of a longer one",
+        "the start of a longer word of a title or author",
         "An ISBN in any spelling finds that book",
         "Small typos are forgiven when nothing matches exactly",
         "Best matches come first: in the title, then the author, then the summary",
