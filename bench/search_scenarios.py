@@ -21,9 +21,10 @@ Each is a wrk run over a file of varied ``/books/?search=...`` paths made from t
   bounds them is the statement timeout, so a 503 is an expected answer here: counted and
   reported as a share, not as an error.
 
-With the read cache on, every path of a file is read from Redis after its first request, and
-the figures would be the cache's: the existing "search: 2 words + author" scenario measures
-that, on the cached server.
+With the read cache on, every path of a file is read from Redis after its first request: the
+same scenarios (all but the broadest) run again on the server as deployed, each path read
+once before ("..._cached"), for what repeated searches get; the cache-off figures are what a
+search never seen before costs.
 
 Before each run a sample of its paths is read once and the answers described (statuses, how
 many found something, how many were typo-tolerant matches, whether an ISBN's book came first,
@@ -59,11 +60,29 @@ SCENARIOS = {
     DEEP: "search (no cache): deep relevance page",
     WORST: "search (no cache): broadest (bounded)",
 }
+#: The same searches on the server as deployed (read cache on), each path read once before
+#: the run: repeated searches, the ones a catalogue's readers send most, answered from Redis.
+#: Not the broadest: a 503 is not cached, so it would measure the timeout again.
+CACHED_SUFFIX = "_cached"
+CACHED = {
+    name + CACHED_SUFFIX: title.replace("(no cache)", "(cached)")
+    for name, title in SCENARIOS.items()
+    if name != WORST
+}
+#: Every search scenario: cache off, then cached.
+ALL = {**SCENARIOS, **CACHED}
 #: Each scenario's stated target.
 TARGETS = {
-    **{name: f"p99 < {TARGET_P99_MS:g} ms" for name in SCENARIOS},
+    **{name: f"p99 < {TARGET_P99_MS:g} ms" for name in ALL},
     WORST: "bounded by the statement timeout (503 + Retry-After)",
 }
+
+
+def base_scenario(name: str) -> str:
+    """The cache-off scenario a cached one repeats (itself for a cache-off one)."""
+    return name.removesuffix(CACHED_SUFFIX)
+
+
 #: Statuses a scenario expects besides 2xx: counted apart, not as errors.
 EXPECTED_STATUSES = {WORST: ("503",)}
 #: The deep-page walks follow ``next`` this many times from a search's first page (to page 51)
@@ -204,6 +223,7 @@ def describe_answers(scenario: str, paths: list[str], pages: list[Page]) -> dict
         "similar": sum(1 for body in bodies if (body.get("search") or {}).get("similar") is True),
         "mean_results_on_page": round(sum(map(len, results)) / len(results), 1) if results else 0,
     }
+    scenario = base_scenario(scenario)
     if scenario == "search_isbn":
         described["isbn_book_first"] = sum(
             1
@@ -268,7 +288,7 @@ def account_expected_statuses(scenario: str, entry: dict[str, Any]) -> dict[str,
 def meets_target(scenario: str, entry: dict[str, Any]) -> bool | None:
     """True if a measured scenario met its p99 target with no errors; None where the target is
     not a p99 bound (the worst case) or nothing was measured."""
-    if scenario not in SCENARIOS or scenario == WORST:
+    if scenario not in ALL or scenario == WORST:
         return None
     p99 = entry.get("p99_ms")
     if "skipped" in entry or p99 is None:
@@ -302,9 +322,9 @@ def target_rows(
     measurements: dict[str, dict[str, dict[str, Any]]], checks: dict[str, dict[str, Any]]
 ) -> list[tuple[str, ...]]:
     """Rows of (scenario, req/s, p50, p99, errors, target, met, 503 share, sample answers) for
-    the search scenarios ours ran or skipped."""
+    the search scenarios ours ran or skipped, cache off then cached."""
     rows: list[tuple[str, ...]] = []
-    for name, title in SCENARIOS.items():
+    for name, title in ALL.items():
         entry = measurements.get(name, {}).get("ours")
         if entry is None:
             continue
