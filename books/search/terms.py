@@ -52,6 +52,13 @@ class SearchTerms:
     #: titles and authors it begins (books.search.postgres.complete); a word not here is
     #: matched as a prefix by the index itself.
     completions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: On PostgreSQL, the words whose English stem is the word as written ("godel", not
+    #: "naivete"): one lexeme, to be asked for once.
+    unstemmed: frozenset[str] = frozenset()
+    #: On PostgreSQL, the words its English configuration drops (stop words: "it", "the").
+    stopped: frozenset[str] = frozenset()
+    #: Whether PostgreSQL's vocabulary was asked (completions and unstemmed are its answer).
+    looked_up: bool = False
 
     def completions_of(self, word: str) -> tuple[str, ...] | None:
         """The words ``word`` begins, as the vocabulary has them, or None when not looked up."""

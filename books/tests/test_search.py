@@ -204,7 +204,7 @@ def test_a_prefix_is_named_words_on_postgresql_up_to_a_bound() -> None:
         assert not any('summary} : "quokka"*' in param for param in params)
         return
 
-    terms = postgres.complete(terms, connection.alias)
+    terms = postgres.complete(parse("Quokka zephyr ab dragons"), connection.alias)
 
     assert terms.completions_of("quokka") == ("quokkas", "quokkaville")
     assert terms.completions_of("zephyr") is None  # too many: the index scans the prefix
@@ -212,6 +212,16 @@ def test_a_prefix_is_named_words_on_postgresql_up_to_a_bound() -> None:
     params = postgres.anywhere(terms).params
     assert "quokka | quokkas:AB | quokkaville:AB" in params
     assert "zephyr:*AB" in params
+    # A word that is its own English stem is asked for once; "dragons" (stem "dragon") twice.
+    assert terms.unstemmed == {"quokka", "zephyr", "ab"}
+    assert params.count("dragons") == 2  # to_tsquery('books_english', …) and as written
+    assert "quokka" not in params  # only as written, with its completions
+    # In the title alone (indexed stemmed too) a word with a stem is its stem and its
+    # longer words; a stop word, which has no stem, stays as written.
+    assert postgres.in_title(terms).params.count("dragons") == 1
+    stop = postgres.complete(parse("it"), connection.alias)
+    assert stop.stopped == {"it"}
+    assert postgres.in_title(stop).params == ["it", "it"]
 
 
 def _letter_pairs(count: int) -> list[str]:
@@ -264,7 +274,20 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     expects every tier to be rare) one query for all of them. SQLite reads a query a tier."""
     monkeypatch.setattr(ranking, "RARE_SHARE", 0.0 if request.param == "per tier" else 2.0)
     monkeypatch.setattr(ranking, "_ESTIMATES", {})  # no decision remembered from another test
+    monkeypatch.setattr(ranking, "MERGE_MAX_MATCHES", 10**9)
     return str(request.param)
+
+
+def test_one_statement_reads_a_page_of_rare_tiers_with_few_matches_only() -> None:
+    rare = frozenset({ranking.Tier.EXACT_TITLE, ranking.Tier.IN_TITLE})
+    few = ranking.Estimates(rare=rare, matches=ranking.MERGE_MAX_MATCHES)
+    many = ranking.Estimates(rare=rare, matches=ranking.MERGE_MAX_MATCHES + 1)
+
+    assert few.merges({ranking.Tier.EXACT_TITLE, ranking.Tier.IN_TITLE})
+    # Each match is given its tier by testing conditions: past the bound, a query a tier.
+    assert not many.merges({ranking.Tier.EXACT_TITLE, ranking.Tier.IN_TITLE})
+    assert not few.merges({ranking.Tier.EXACT_TITLE, ranking.Tier.ANYWHERE})  # one not rare
+    assert not few.merges(set())
 
 
 @pytest.mark.django_db
