@@ -58,7 +58,8 @@ def _word(
     different books, and a tier of 0.17 % looked like 0.34 %, past RARE_SHARE (ranking),
     and was walked in id order (47 ms for "naivete" on 1M books)."""
     completions = terms.completions_of(word) if len(word) >= PREFIX_MIN_LENGTH else ()
-    longer = [f"{c}:{weights}" if weights else c for c in completions or () if c != fold(word)]
+    folded = fold(word)
+    longer = [f"{c}:{weights}" if weights else c for c in completions or () if c != folded]
     typed = f"{word}:*{weights}" if completions is None else " | ".join((word, *longer))
     if word in terms.unstemmed:  # the stem is the word as written: one lexeme
         return "to_tsquery('books_simple', %s)", [typed]
