@@ -528,12 +528,8 @@ def read_each(url: str, paths: list[str], clients: int = 8) -> int:
 
 def warm_cache(run: Run, server: Server, low: int, high: int) -> None:
     """Read every hot id once, so the hot-cache scenario starts with all of them cached."""
-    started = time.perf_counter()
-    failures = read_each(server.url, [f"/books/{id_}/" for id_ in range(low, high + 1)])
-    run.log(
-        f"  ours: read ids {low:,}-{high:,} once to fill the cache "
-        f"({time.perf_counter() - started:.1f} s, {failures} not 200)"
-    )
+    paths = [f"/books/{id_}/" for id_ in range(low, high + 1)]
+    prime_cache(run, server, f"ids {low:,}-{high:,}", paths)
 
 
 def start_on_our_server(
@@ -655,13 +651,13 @@ def run_search_scenarios(
             run.log(f"    {status}: {counted['count']:,} ({share}), expected here, not errors")
 
 
-def prime_cache(run: Run, server: Server, name: str, paths: list[str]) -> None:
-    """Read every path once, so a cached scenario measures repeated requests (as warm_cache
-    does for the hot ids): the cache-off scenarios measure the first ones."""
+def prime_cache(run: Run, server: Server, what: str, paths: list[str]) -> None:
+    """Read every path once, so a cached scenario measures repeated requests: the cache-off
+    scenarios measure the first ones."""
     started = time.perf_counter()
     failures = read_each(server.url, paths)
     run.log(
-        f"  ours: read the {len(paths)} paths of {name} once to fill the cache "
+        f"  ours: read the {len(paths):,} paths of {what} once to fill the cache "
         f"({time.perf_counter() - started:.1f} s, {failures} not 200)"
     )
 

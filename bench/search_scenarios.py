@@ -76,13 +76,6 @@ TARGETS = {
     **{name: f"p99 < {TARGET_P99_MS:g} ms" for name in ALL},
     WORST: "bounded by the statement timeout (503 + Retry-After)",
 }
-
-
-def base_scenario(name: str) -> str:
-    """The cache-off scenario a cached one repeats (itself for a cache-off one)."""
-    return name.removesuffix(CACHED_SUFFIX)
-
-
 #: Statuses a scenario expects besides 2xx: counted apart, not as errors.
 EXPECTED_STATUSES = {WORST: ("503",)}
 #: The deep-page walks follow ``next`` this many times from a search's first page (to page 51)
@@ -93,6 +86,11 @@ DEEP_FROM = 25
 CHECK_SAMPLE = 40
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def base_scenario(name: str) -> str:
+    """The cache-off scenario a cached one repeats (itself for a cache-off one)."""
+    return name.removesuffix(CACHED_SUFFIX)
 
 
 def search_path(query: str) -> str:

@@ -43,10 +43,10 @@ RARE_SHARE = 0.003
 
 
 #: One statement reads a page whose tiers are all rare only while the planner expects at most
-#: this many matches in all: it gives every match its tier by testing the tiers' conditions
-#: (~8 µs a match on 1M books, against ~3 µs read through a tier's own index), which beats a
-#: statement a tier (~0.4 ms each) up to some hundreds of matches. An accented surname in
-#: 1,600 books took 16 ms merged; a word the statistics do not know is estimated at ~210.
+#: this many matches in all: it gives every match its tier by testing the tiers' conditions,
+#: ~9 µs a match on 1M books (an accented surname in 1,729 books: 16 ms), against ~3 µs read
+#: through a tier's own index (1,606 books: 4.4 ms). The bound lies between a word the
+#: statistics do not know (estimated at ~210 books) and such a surname.
 MERGE_MAX_MATCHES = 500
 
 #: How long, and for how many searches, a process remembers which tiers are rare.

@@ -48,9 +48,9 @@ class SearchTerms:
     #: The words every match must have: no repeats, and no word that begins another one (that
     #: one implies it), unless it is too short to be a prefix.
     required: tuple[str, ...] = field(default=())
-    #: On PostgreSQL, each word long enough to be a prefix (folded) with the words of the
-    #: titles and authors it begins (books.search.postgres.complete); a word not here is
-    #: matched as a prefix by the index itself.
+    #: On PostgreSQL, each word long enough to be a prefix with the words of the titles and
+    #: authors it begins (books.search.postgres.complete); a word not here is matched as a
+    #: prefix by the index itself.
     completions: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: On PostgreSQL, the words whose English stem is the word as written ("godel", not
     #: "naivete"): one lexeme, to be asked for once.
@@ -62,9 +62,8 @@ class SearchTerms:
 
     def completions_of(self, word: str) -> tuple[str, ...] | None:
         """The words ``word`` begins, as the vocabulary has them, or None when not looked up."""
-        folded = fold(word)
         for prefix, words in self.completions:
-            if prefix == folded:
+            if prefix == word:
                 return words
         return None
 
