@@ -138,6 +138,13 @@ def author_words(words: tuple[str, ...]) -> RawSQL:
     )
 
 
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """The strings that begin with ``prefix``, in code point order: from ``prefix`` up to,
+    not including, ``prefix`` with its last character the next one. A search word is letters
+    and digits (books.search.terms), so that character is never the last code point."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def complete(terms: SearchTerms, using: str) -> SearchTerms:
     """``terms`` with each word long enough to be a prefix completed: the words of the titles
     and authors it begins, from books_word (one indexed range read a word). A word that
@@ -152,19 +159,21 @@ def complete(terms: SearchTerms, using: str) -> SearchTerms:
     prefixes = [
         word for word in words if len(word) >= PREFIX_MIN_LENGTH and len(fold(word).split()) == 1
     ]
-    # A word is letters and digits (books.search.terms): no LIKE wildcard in it. "C"
-    # collation: the primary key serves the prefix as a range.
+    # The prefix as a range of the primary key (collation "C": code point order). Written as
+    # LIKE, the planner preferred the trigram index: 0.38 ms a word against 0.03 (EXPLAIN
+    # ANALYZE by hand, the bench's 1M books).
     stems = (
         "SELECT %s, NULL::text, to_tsquery('books_english', %s)::text = "
         "to_tsquery('books_simple', %s)::text, numnode(to_tsquery('books_english', %s)) = 0"
     )
     begun = (
-        "(SELECT %s, word, NULL, NULL FROM books_word WHERE word LIKE %s ORDER BY word LIMIT %s)"
+        "(SELECT %s, word, NULL, NULL FROM books_word WHERE word >= %s AND word < %s "
+        "ORDER BY word LIMIT %s)"
     )
     selects = [stems] * len(words) + [begun] * len(prefixes)
     params: list[str | int] = [value for word in words for value in (word,) * 4]
     for word in prefixes:
-        params += [word, fold(word) + "%", MAX_COMPLETIONS + 1]
+        params += [word, *prefix_range(fold(word)), MAX_COMPLETIONS + 1]
     found: dict[str, list[str]] = {word: [] for word in prefixes}
     unstemmed = set()
     stopped = set()

@@ -196,6 +196,7 @@ def test_a_prefix_is_named_words_on_postgresql_up_to_a_bound() -> None:
     for suffix in _letter_pairs(postgres.MAX_COMPLETIONS + 1):
         make_book(f"Zephyr{suffix}")
     make_book("Quokkas and Quokkaville")
+    make_book("Quokk, Quokkb and Quokkz")  # either side of the prefix, not begun by it
     terms = parse("Quokka zephyr ab")
     if not POSTGRESQL:
         # FTS5 scans prefixes itself, in the title and author columns only.
@@ -222,6 +223,16 @@ def test_a_prefix_is_named_words_on_postgresql_up_to_a_bound() -> None:
     stop = postgres.complete(parse("it"), connection.alias)
     assert stop.stopped == {"it"}
     assert postgres.in_title(stop).params == ["it", "it"]
+
+
+def test_a_prefix_range_holds_exactly_the_words_it_begins() -> None:
+    low, high = postgres.prefix_range("drag")
+    assert (low, high) == ("drag", "drah")
+    words = ["dra", "drafz", "drag", "dragon", "dragzzz", "drah", "drahn", "draga\u00e9"]
+    assert [word for word in words if low <= word < high] == [
+        word for word in words if word.startswith("drag")
+    ]
+    assert postgres.prefix_range("caf\u00e9") == ("caf\u00e9", "caf\u00ea")
 
 
 def _letter_pairs(count: int) -> list[str]:
