@@ -258,8 +258,9 @@ def relevance_rows(
             if position is not None and tier == position.tier:
                 op = ("lt" if backwards else "gt") + ("e" if inclusive else "")
                 query = query.filter(**{f"id__{op}": position.id})
-            # id + 0 has no index: the planner reads the tier's matches from its GIN index.
-            key: Any = F("id") + 0 if rare else F("id")
+            # id + 0 has no index: the planner reads the tier's matches from its GIN index. The
+            # exact-title tier's B-tree (folded main title, id) gives them in id order already.
+            key: Any = F("id") + 0 if rare and tier != Tier.EXACT_TITLE else F("id")
             query = query.order_by(key.desc() if backwards else key.asc())
             for book in query[: limit - len(rows)]:
                 book.search_tier = int(tier)  # type: ignore[attr-defined]  # the cursor's
