@@ -20,15 +20,21 @@ def forwards(apps, schema_editor):
         f"ON books_book ({PG_MAIN_TITLE}, id)"
     )
     schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS book_main_title_idx")
+    # The statistics of the index's expression come with the table's ANALYZE only. Without
+    # them the planner takes a title for 0.5 % of the books and ANDs in the title phrase's GIN
+    # scan: 1.7 ms for the exact tier of a two-word search on 1M books, 0.4 ms with them.
+    schema_editor.execute("ANALYZE books_book")
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS book_main_title_idx ON books_book ({PG_MAIN_TITLE})"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS book_main_title_idx "
+        f"ON books_book ({PG_MAIN_TITLE})"
     )
     schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS book_main_title_id_idx")
+    schema_editor.execute("ANALYZE books_book")
 
 
 class Migration(migrations.Migration):
