@@ -38,7 +38,7 @@ import unicodedata
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from stdnum import isbn as stdnum_isbn
@@ -124,6 +124,21 @@ class Page:
     status: int
     body: dict[str, Any] | None
 
+    @classmethod
+    def parse(cls, status: int, raw: bytes) -> "Page":
+        """A response as the bench reads it: its status and its JSON object, if it is one."""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        return cls(status, body if isinstance(body, dict) else None)
+
+
+class Pages(Protocol):
+    """Anything that GETs a path of our API: a loopback Client, or the app in-process."""
+
+    def get(self, path: str) -> Page: ...
+
 
 class Client:
     """One keep-alive connection to a loopback server, for preparing and checking the runs."""
@@ -139,18 +154,13 @@ class Client:
     def get(self, path: str) -> Page:
         self.connection.request("GET", path, headers={"Accept": "application/json"})
         response = self.connection.getresponse()
-        raw = response.read()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        return Page(response.status, body if isinstance(body, dict) else None)
+        return Page.parse(response.status, response.read())
 
     def close(self) -> None:
         self.connection.close()
 
 
-def walk_next(client: Client, first: str, pages: int) -> list[str]:
+def walk_next(client: Pages, first: str, pages: int) -> list[str]:
     """The paths of up to ``pages`` pages after ``first``, following each page's ``next``."""
     paths: list[str] = []
     page = client.get(first)
@@ -177,10 +187,7 @@ def deep_paths(
 
     with ThreadPoolExecutor(min(8, max(1, len(firsts)))) as pool:
         walks = list(pool.map(walk, firsts))
-    paths: list[str] = []
-    for walked in walks:
-        start = keep_from if len(walked) > keep_from else len(walked) // 2
-        paths.extend(walked[start:])
+    paths = [path for walked in walks for path in kept_pages(walked, keep_from)]
     depths = [len(walked) for walked in walks]
     return paths, {
         "words": words,
@@ -188,6 +195,11 @@ def deep_paths(
         "kept_from_page": keep_from + 2,
         "paths": len(paths),
     }
+
+
+def kept_pages(walked: list[str], keep_from: int = DEEP_FROM) -> list[str]:
+    """The deep pages a walk gives: those after ``keep_from``, or a shorter walk's back half."""
+    return walked[keep_from if len(walked) > keep_from else len(walked) // 2 :]
 
 
 def _has_accents(text: str) -> bool:

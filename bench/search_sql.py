@@ -90,8 +90,9 @@ def load(database_url: str, catalogue: Path, rows: int) -> None:
         subprocess.run(  # noqa: S603 - our own command lines
             [sys.executable, str(ROOT / "manage.py"), *arguments], env=env, check=True, timeout=3600
         )
-    if books_held(database_url) != rows:
-        raise RuntimeError(f"the import left {books_held(database_url)} books, not {rows:,}")
+    held = books_held(database_url)
+    if held != rows:
+        raise RuntimeError(f"the import left {held} books, not {rows:,}")
 
 
 def prepare(database_url: str, rows: int, seed: int) -> SearchProbes:
@@ -129,11 +130,7 @@ class InProcess:
 
     def get(self, path: str) -> search.Page:
         response = self.client.get(path)
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            body = None
-        return search.Page(response.status_code, body if isinstance(body, dict) else None)
+        return search.Page.parse(response.status_code, response.content)
 
     def captured(self, path: str) -> tuple[int, list[str]]:
         """``path``'s status and the SQL it sent, in order."""
@@ -146,21 +143,15 @@ class InProcess:
 
 
 def deep_paths(client: InProcess, words: list[str]) -> list[str]:
-    """The deep scenario's pages: the pages after DEEP_FROM of each word's walk, as the
-    benchmark keeps them (its links are this process's own, signed with this key)."""
-    paths: list[str] = []
-    for word in words:
-        walked: list[str] = []
-        page = client.get(search.search_path(word))
-        while len(walked) < search.DEEP_PAGES and page.status == 200 and page.body:
-            link = page.body.get("next")
-            if not link:
-                break
-            walked.append(search.relative(str(link)))
-            page = client.get(walked[-1])
-        start = search.DEEP_FROM if len(walked) > search.DEEP_FROM else len(walked) // 2
-        paths.extend(walked[start:])
-    return paths
+    """The deep scenario's pages, walked and kept as the benchmark does (its links are this
+    process's own, signed with this key)."""
+    return [
+        path
+        for word in words
+        for path in search.kept_pages(
+            search.walk_next(client, search.search_path(word), search.DEEP_PAGES)
+        )
+    ]
 
 
 def spread(paths: list[str], count: int) -> list[str]:

@@ -12,29 +12,25 @@ from django.db import migrations
 PG_MAIN_TITLE = "books_fold(split_part(split_part(title, '(', 1), ':', 1))"
 
 
-def forwards(apps, schema_editor):
+def _replace(schema_editor, new_index: str, columns: str, old_index: str) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS book_main_title_id_idx "
-        f"ON books_book ({PG_MAIN_TITLE}, id)"
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {new_index} ON books_book ({columns})"
     )
-    schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS book_main_title_idx")
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {old_index}")
     # The statistics of the index's expression come with the table's ANALYZE only. Without
     # them the planner takes a title for 0.5 % of the books and ANDs in the title phrase's GIN
     # scan: 1.7 ms for the exact tier of a two-word search on 1M books, 0.4 ms with them.
     schema_editor.execute("ANALYZE books_book")
 
 
+def forwards(apps, schema_editor):
+    _replace(schema_editor, "book_main_title_id_idx", f"{PG_MAIN_TITLE}, id", "book_main_title_idx")
+
+
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS book_main_title_idx "
-        f"ON books_book ({PG_MAIN_TITLE})"
-    )
-    schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS book_main_title_id_idx")
-    schema_editor.execute("ANALYZE books_book")
+    _replace(schema_editor, "book_main_title_idx", PG_MAIN_TITLE, "book_main_title_id_idx")
 
 
 class Migration(migrations.Migration):
